@@ -1,0 +1,14 @@
+//go:build !unix
+
+package bgjob
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+func setProcessGroup(c *exec.Cmd) {}
+
+// signalGroup kills the process (there are no process groups to signal).
+func signalGroup(p *os.Process, sig syscall.Signal) { _ = p.Kill() }
