@@ -1,0 +1,563 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/drover-dev/drover/drovertype"
+	"github.com/drover-dev/drover/scheduler"
+	"github.com/drover-dev/drover/transport"
+)
+
+// Controller is the task farm's controller (the seed's TaskController): it
+// numbers and queues tasks, places them on engines through a scheduler,
+// retries them, runs their recovery tasks, times them out, aborts them,
+// and keeps their results until they are cleared.
+//
+// One goroutine, the loop, owns every piece of the controller's state; the
+// methods talk to it through an inbox (requests are handled in the order
+// they were made, so a Run followed by an Abort of the returned id always
+// finds the task). Run does not wait for the loop: it validates and copies
+// the task, takes the next id and queues the request. Every other method
+// waits for the loop's answer, honouring its ctx.
+//
+// A Controller is safe for concurrent use. Create it with New, then Start
+// it; Stop it when done.
+type Controller struct {
+	cfg Config                  // immutable after New
+	end transport.ControllerEnd // immutable after New
+
+	// deps caches compiled depend constraints; used by Run's callers.
+	deps dependCache
+
+	// mu guards the inbox and the lifecycle flags. Written and read by
+	// every method, the loop, Start and Stop.
+	mu      sync.Mutex
+	nextID  drovertype.TaskID // the id the next Run takes
+	runs    []*task           // Run requests not yet taken by the loop
+	reqs    []request         // other requests not yet taken by the loop
+	started bool
+	closed  bool // Stop was called: no more requests
+	wake    chan struct{}
+
+	stopCh   chan struct{} // closed by Stop: stop gracefully
+	hardCh   chan struct{} // closed by Stop when its ctx ends: stop now
+	hardOnce sync.Once
+	done     chan struct{} // closed when the loop and the pump have exited
+	wg       sync.WaitGroup
+
+	l *loop // owned by the loop goroutine once started
+}
+
+// New returns a controller that talks to its engines through end, with the
+// configuration cfg (nil: every default). It returns an error naming the
+// field when a field of cfg is invalid. The controller does not close end;
+// its owner does, after Stop.
+func New(end transport.ControllerEnd, cfg *Config) (*Controller, error) {
+	if end == nil {
+		return nil, fmt.Errorf("new controller: nil transport end")
+	}
+	c, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctl := &Controller{
+		cfg:    c,
+		end:    end,
+		wake:   make(chan struct{}, 1),
+		stopCh: make(chan struct{}),
+		hardCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	l := newLoop(ctl)
+	var s scheduler.Scheduler
+	if c.NewScheduler != nil {
+		s, err = c.NewScheduler(l.eligible)
+		if err == nil && s == nil {
+			err = fmt.Errorf("returned nil")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("new controller: Config.NewScheduler: %w", err)
+		}
+	} else if s, err = scheduler.New(c.Policy, l.eligible); err != nil {
+		return nil, fmt.Errorf("new controller: %w", err)
+	}
+	l.sched = s
+	ctl.l = l
+	return ctl, nil
+}
+
+// Start starts the controller's goroutines: the loop and the goroutine that
+// receives engine messages from the transport. Requests made before Start
+// are handled once it runs. Cancelling ctx stops the controller at once, as
+// Stop does when its ctx ends. Start returns an error if the controller was
+// already started or stopped.
+func (c *Controller) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return fmt.Errorf("start controller: %w", errClosed)
+	case c.started:
+		return fmt.Errorf("start controller: already started")
+	}
+	c.started = true
+	lctx, cancel := context.WithCancel(ctx)
+	msgs := make(chan []transport.FromEngine)
+	c.l.fromEngines = msgs
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.pump(lctx, msgs)
+	}()
+	go func() {
+		defer c.wg.Done()
+		defer cancel() // stops the pump
+		c.l.run(lctx)
+	}()
+	go func() {
+		c.wg.Wait()
+		close(c.done)
+	}()
+	return nil
+}
+
+// pump receives engine messages and hands them to the loop, one batch at a
+// time (while the loop is busy, the transport gathers the next batch).
+func (c *Controller) pump(ctx context.Context, out chan<- []transport.FromEngine) {
+	for {
+		msgs, err := c.end.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The transport is closed (or broken): tell the loop, which
+			// treats every engine as lost.
+			c.cfg.Logger.Warn("controller: transport receive failed", "err", err)
+			select {
+			case out <- nil:
+			case <-ctx.Done():
+			}
+			return
+		}
+		select {
+		case out <- msgs:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Stop stops the controller gracefully: it takes no more requests (they fail
+// with an error matching drovertype.ErrClosed), dispatches no more tasks,
+// waits for the attempts running on engines to end (their results are
+// stored and delivered), then asks every engine to shut down, fails the
+// calls still waiting with ErrClosed, and returns once its goroutines have
+// exited. If ctx ends first, it stops at once (running attempts are
+// abandoned: the engines stop them when they shut down) and returns ctx's
+// error. Stop before Start, and a second Stop, are safe.
+func (c *Controller) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.stopCh)
+	}
+	started := c.started
+	var reqs []request
+	if !started {
+		reqs, c.reqs, c.runs = c.reqs, nil, nil
+	}
+	c.mu.Unlock()
+	if !started {
+		for i := range reqs {
+			reqs[i].fail(errClosed)
+		}
+		return nil
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+	}
+	c.hardOnce.Do(func() { close(c.hardCh) })
+	<-c.done
+	return fmt.Errorf("stop controller: %w", ctx.Err())
+}
+
+// enqueue hands r to the loop, or fails with ErrClosed.
+func (c *Controller) enqueue(r request) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errClosed
+	}
+	r.before = len(c.runs)
+	c.reqs = append(c.reqs, r)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// take returns the queued requests, giving the spares (emptied) as the
+// new queues' storage. Run requests are queued apart (a pointer each);
+// request.before orders the two queues.
+func (c *Controller) take(spareRuns []*task, spareReqs []request) ([]*task, []request) {
+	c.mu.Lock()
+	runs, reqs := c.runs, c.reqs
+	c.runs, c.reqs = spareRuns[:0], spareReqs[:0]
+	c.mu.Unlock()
+	return runs, reqs
+}
+
+// call makes a request and waits for its answer.
+func (c *Controller) call(ctx context.Context, r request) (response, error) {
+	if err := ctx.Err(); err != nil {
+		return response{}, err
+	}
+	r.reply = make(chan response, 1)
+	r.ctx = ctx
+	if err := c.enqueue(r); err != nil {
+		return response{}, err
+	}
+	select {
+	case resp := <-r.reply:
+		return resp, nil
+	case <-ctx.Done():
+		return response{}, ctx.Err()
+	}
+}
+
+// errClosed is the error of every request made to a stopped controller.
+var errClosed = drovertype.NewTaskError(drovertype.Closed, "", "controller closed")
+
+// Run queues a copy of t (the caller's task is not changed, and may be
+// reused) and returns its id: consecutive from 0, never reused. t is
+// validated first (Task.Validate), and its depend constraints, and those of
+// its recovery tasks, are compiled with Config.Depend; an invalid task gets
+// no id. Run does not wait for the loop.
+func (c *Controller) Run(ctx context.Context, t *drovertype.Task) (drovertype.TaskID, error) {
+	if err := ctx.Err(); err != nil {
+		return drovertype.NoTask, fmt.Errorf("run: %w", err)
+	}
+	rec, err := c.prepare(t)
+	if err != nil {
+		return drovertype.NoTask, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return drovertype.NoTask, fmt.Errorf("run: %w", errClosed)
+	}
+	id := c.nextID
+	c.nextID++
+	rec.id = id
+	c.runs = append(c.runs, rec)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return id, nil
+}
+
+// prepare validates and copies t and compiles its depend constraints.
+func (c *Controller) prepare(t *drovertype.Task) (*task, error) {
+	if t == nil {
+		return nil, fmt.Errorf("run: %w", drovertype.NewTypeError(drovertype.MsgNotATask))
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	var def *drovertype.Task
+	if t.Recovery == nil {
+		// The common case: one allocation for the copy and its arguments.
+		b := new(defBlock)
+		copyTask(&b.def, t, b.args[:0:len(b.args)])
+		def = &b.def
+	} else {
+		def = t.Clone() // also cuts recovery loops with the seed's guard
+	}
+	rec := &task{def: def, retries: def.Retries}
+	n := 0
+	for s := def; s != nil; s = s.Recovery {
+		if s.Depend != nil {
+			if c.cfg.Depend == nil {
+				return nil, fmt.Errorf("run: %w", drovertype.NewValueError(
+					"the task has a depend constraint but the controller has no depend compiler (Config.Depend)"))
+			}
+			if rec.deps == nil {
+				rec.deps = make([]*compiled, chainLen(def))
+			}
+			d, err := c.deps.compile(c.cfg.Depend, *s.Depend)
+			if err != nil {
+				return nil, fmt.Errorf("run: %w", err)
+			}
+			rec.deps[n] = d
+		}
+		n++
+	}
+	return rec, nil
+}
+
+// defBlock is a task's copy and room for its first arguments, allocated
+// together.
+type defBlock struct {
+	def  drovertype.Task
+	args [2]any
+}
+
+// copyTask copies src, which has no recovery task, into dst as deeply as
+// Task.Clone does (values, slices and maps are copied; an empty map becomes
+// nil), using args for the arguments when they fit.
+func copyTask(dst, src *drovertype.Task, args []any) {
+	*dst = *src
+	if src.Args != nil {
+		if len(src.Args) <= cap(args) {
+			dst.Args = args[:len(src.Args)]
+		} else {
+			dst.Args = make([]any, len(src.Args))
+		}
+		for i, a := range src.Args {
+			dst.Args[i] = drovertype.CloneValue(a)
+		}
+	}
+	dst.Kwargs = cloneDict(src.Kwargs)
+	dst.Push = cloneDict(src.Push)
+	if src.Pull != nil {
+		dst.Pull = slices.Clone(src.Pull)
+	}
+	if src.Argv != nil {
+		dst.Argv = slices.Clone(src.Argv)
+	}
+	if src.Depend != nil {
+		d := *src.Depend
+		dst.Depend = &d
+	}
+}
+
+func cloneDict(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = drovertype.CloneValue(v)
+	}
+	return c
+}
+
+func chainLen(t *drovertype.Task) int {
+	n := 0
+	for ; t != nil; t = t.Recovery {
+		n++
+	}
+	return n
+}
+
+// Result waits for task id to finish and returns its result (the seed's
+// get_task_result(id, block=True)):
+//
+//   - a map or command task that succeeded: its raw value (nil, bool, int64,
+//     float64, string, []any, map[string]any, ...);
+//   - a string task: its *drovertype.TaskResult, also when the task failed
+//     (the TaskResult carries the failure; err is nil);
+//   - a map or command task that failed, any task that was aborted or
+//     failed the idle timeout: err is the task's *drovertype.TaskError
+//     (errors.Is with drovertype.ErrTaskFailed, ErrTaskAborted,
+//     ErrTaskTimeout, ErrEngineLost...);
+//   - an unknown or cleared id: the seed's IndexError "task ID not
+//     registered: 7" (kind NotFound).
+//
+// If ctx ends first, Result returns ctx's error; the task is not affected.
+func (c *Controller) Result(ctx context.Context, id drovertype.TaskID) (any, error) {
+	resp, err := c.call(ctx, request{op: opWait, wait: waitOne, ids: []drovertype.TaskID{id}})
+	if err != nil {
+		return nil, fmt.Errorf("result: task %d: %w", id, err)
+	}
+	return resp.value, resp.err
+}
+
+// Poll returns task id's result if it has finished (done is true; value
+// and err as for Result), or done false at once if it is queued or running
+// (the seed's get_task_result(id, block=False), whose None drover makes
+// explicit). An unknown or cleared id is an error, as for Result.
+func (c *Controller) Poll(ctx context.Context, id drovertype.TaskID) (value any, done bool, err error) {
+	resp, err := c.call(ctx, request{op: opPoll, id: id})
+	if err != nil {
+		return nil, false, fmt.Errorf("poll: task %d: %w", id, err)
+	}
+	return resp.value, resp.done, resp.err
+}
+
+// Results waits for every task in ids to finish and returns their results
+// in the order of ids: values[i] and errs[i] are what Result(ids[i]) would
+// return. The error is ctx's or ErrClosed only. One request serves them
+// all (Map uses it).
+func (c *Controller) Results(ctx context.Context, ids []drovertype.TaskID) (values []any, errs []error, err error) {
+	resp, err := c.call(ctx, request{op: opWait, wait: waitAll, ids: ids})
+	if err != nil {
+		return nil, nil, fmt.Errorf("results: %w", err)
+	}
+	if resp.err != nil {
+		return nil, nil, fmt.Errorf("results: %w", resp.err)
+	}
+	return resp.values, resp.errs, nil
+}
+
+// Barrier waits until every task in ids has finished (the seed's barrier).
+// It never reports the tasks' failures, and unknown or cleared ids count as
+// finished. It returns ctx's error if ctx ends first, or ErrClosed if the
+// controller stops.
+func (c *Controller) Barrier(ctx context.Context, ids ...drovertype.TaskID) error {
+	resp, err := c.call(ctx, request{op: opWait, wait: waitNone, ids: ids})
+	if err == nil {
+		err = resp.err
+	}
+	if err != nil {
+		return fmt.Errorf("barrier: %w", err)
+	}
+	return nil
+}
+
+// Abort aborts task id (the seed's abort). A queued task (also one waiting
+// for a retry, or whose recovery task is queued) finishes at once with
+// TaskAborted. A running task's attempt is stopped (beyond the seed, which
+// let it run): the engine cancels it, and the task finishes with
+// TaskAborted when the engine reports the attempt's end, whatever its
+// outcome, with no retry or recovery task. Errors, with the seed's texts:
+// a finished task (also one aborted while queued) "Task Already
+// Completed" (kind AlreadyCompleted); a second abort while the attempt is
+// being stopped "Task Already Aborted" (AlreadyAborted); an unknown or
+// cleared id "No task #7" (NotFound).
+func (c *Controller) Abort(ctx context.Context, id drovertype.TaskID) error {
+	resp, err := c.call(ctx, request{op: opAbort, id: id})
+	if err != nil {
+		return fmt.Errorf("abort: task %d: %w", id, err)
+	}
+	return resp.err
+}
+
+// Spin runs the scheduler (the seed's spin) and reports whether it
+// dispatched at least one task. Engine properties changing does not
+// trigger scheduling by itself (as in the seed); Spin does.
+func (c *Controller) Spin(ctx context.Context) (bool, error) {
+	resp, err := c.call(ctx, request{op: opSpin})
+	if err != nil {
+		return false, fmt.Errorf("spin: %w", err)
+	}
+	return resp.done, nil
+}
+
+// QueueStatus returns the ids of the tasks running (assigned to an engine;
+// a running recovery task shows the original id), queued (in queue order),
+// finished successfully and finished with a failure (the seed's
+// queue_status(verbose=True)). Unlike the seed, which counts only string
+// tasks, every finished task is counted: a map or command task that
+// returned a value, a string task whose TaskResult has no failure are
+// succeeded; every other (failed, aborted, timed out, engine lost) is
+// failed. Pending, Succeeded and Failed are in increasing id order.
+func (c *Controller) QueueStatus(ctx context.Context) (drovertype.QueueStatus, error) {
+	resp, err := c.call(ctx, request{op: opStatus})
+	if err != nil {
+		return drovertype.QueueStatus{}, fmt.Errorf("queue status: %w", err)
+	}
+	return resp.status, nil
+}
+
+// QueueCounts returns the numbers QueueStatus would list (the seed's
+// queue_status(verbose=False)), in O(1).
+func (c *Controller) QueueCounts(ctx context.Context) (drovertype.QueueCounts, error) {
+	resp, err := c.call(ctx, request{op: opCounts})
+	if err != nil {
+		return drovertype.QueueCounts{}, fmt.Errorf("queue status: %w", err)
+	}
+	return resp.counts, nil
+}
+
+// Clear forgets the results of the finished tasks in ids (the seed's
+// clear(ids)) and returns how many it dropped. Their ids become unknown
+// (and are never reused). If some id is not a finished task (unknown,
+// cleared, queued or running), the others are dropped anyway and the error
+// is the seed's KeyError "Cleared 1 results, but no tasks found for ids: 7,
+// 8" (kind NotFound); queued and running tasks are not affected. No ids:
+// 0, nil.
+func (c *Controller) Clear(ctx context.Context, ids ...drovertype.TaskID) (int, error) {
+	resp, err := c.call(ctx, request{op: opClear, ids: ids})
+	if err != nil {
+		return 0, fmt.Errorf("clear: %w", err)
+	}
+	if resp.err != nil {
+		return resp.n, fmt.Errorf("clear: %w", resp.err)
+	}
+	return resp.n, nil
+}
+
+// ClearAll forgets the results of every finished task (the seed's
+// clear(None)) and returns how many it dropped.
+func (c *Controller) ClearAll(ctx context.Context) (int, error) {
+	resp, err := c.call(ctx, request{op: opClearAll})
+	if err != nil {
+		return 0, fmt.Errorf("clear: %w", err)
+	}
+	return resp.n, nil
+}
+
+// Engines returns the registered engines in id order, with a copy of the
+// properties the controller last saw for each.
+func (c *Controller) Engines(ctx context.Context) ([]drovertype.EngineInfo, error) {
+	resp, err := c.call(ctx, request{op: opEngines})
+	if err != nil {
+		return nil, fmt.Errorf("engines: %w", err)
+	}
+	return resp.engines, nil
+}
+
+// WaitEngines waits until at least n engines are registered.
+func (c *Controller) WaitEngines(ctx context.Context, n int) error {
+	resp, err := c.call(ctx, request{op: opWaitEngines, n: n})
+	if err == nil {
+		err = resp.err
+	}
+	if err != nil {
+		return fmt.Errorf("wait for %d engines: %w", n, err)
+	}
+	return nil
+}
+
+// WaitEngine waits until the engine at transport address addr has
+// registered and returns its id.
+func (c *Controller) WaitEngine(ctx context.Context, addr string) (drovertype.EngineID, error) {
+	resp, err := c.call(ctx, request{op: opWaitAddr, addr: addr})
+	if err == nil {
+		err = resp.err
+	}
+	if err != nil {
+		return drovertype.NoEngine, fmt.Errorf("wait for engine %s: %w", addr, err)
+	}
+	return resp.engine, nil
+}
+
+// Call performs a namespace or property operation on engine id (push,
+// pull, execute, reset, keys, and the property operations; see
+// transport.CallOp) and returns the engine's reply value. It runs in the
+// engine's command order, behind the attempts already assigned to it. The
+// controller sets call.ID. Errors: no such engine (kind NotFound); the
+// engine was lost before it replied (EngineLost); the engine's own error
+// (a *drovertype.TaskError: NameError for a missing name in pull, ...).
+// Properties changed by the call are taken into the controller's cached
+// copy (what depend sees), without triggering scheduling.
+func (c *Controller) Call(ctx context.Context, id drovertype.EngineID, call transport.Call) (any, error) {
+	resp, err := c.call(ctx, request{op: opCall, engine: id, callMsg: &call})
+	if err == nil {
+		err = resp.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v on engine %d: %w", call.Op, id, err)
+	}
+	return resp.value, nil
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-dev/drover/script"
+	"github.com/drover-dev/drover/shell"
+)
+
+// closeTimeout bounds the wait for the session to kill its jobs at the end
+// of drover run.
+const closeTimeout = 30 * time.Second
+
+// runOptions are the flags of drover run.
+type runOptions struct {
+	session   sessionOptions
+	noWait    bool
+	statusNew bool
+}
+
+func newRunCommand(a *app) *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run FILE.star [ARGS...]",
+		Short: "Run a Starlark script",
+		Long: `Run a Starlark script in the same environment as the shell (the jobs
+object and the other predeclared names); argv is [FILE.star, ARGS...].
+FILE.star "-" reads the script from standard input.
+
+An uncaught error prints its Starlark backtrace on standard error and exits
+with status 1. At the end of the script, drover run waits for the running
+non-daemon jobs (unless --no-wait), then kills the jobs still running.
+Flags after FILE.star are passed to the script.
+
+Exit status: 0 success, 1 uncaught error, 2 usage error or unreadable
+FILE.star, 130 interrupted by Ctrl-C.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("run: missing FILE.star")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runScript(cmd.Context(), &opts, args)
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // flags after FILE.star belong to the script
+	cmd.Flags().BoolVar(&opts.noWait, "no-wait", false, "do not wait for running jobs at the end of the script (they are killed)")
+	cmd.Flags().BoolVar(&opts.statusNew, "status-new", false, "print a line on standard error as each job finishes")
+	opts.session.addFlags(cmd)
+	return cmd
+}
+
+// runScript is drover run; args is FILE.star and the script's arguments.
+func (a *app) runScript(ctx context.Context, opts *runOptions, args []string) error {
+	file := args[0]
+	src, err := a.readScript(file)
+	if err != nil {
+		return exitCode(ExitUsage, fmt.Errorf("run: %w", err))
+	}
+
+	var mu sync.Mutex // one lock for both streams keeps their order
+	out := lockedWriter{mu: &mu, w: a.io.Out}
+	errw := lockedWriter{mu: &mu, w: a.io.Err}
+	sc := opts.session.config(args)
+	sc.Stdout, sc.Stderr = out, errw
+	var notifier *shell.Notifier
+	if opts.statusNew {
+		notifier = shell.NewNotifier(errw)
+		sc.OnJobFinish = notifier.Notify
+	}
+	closeNotifier := func() {
+		if notifier != nil {
+			notifier.Close()
+		}
+	}
+	sess, err := script.NewSession(&sc)
+	if err != nil {
+		closeNotifier()
+		return exitCode(ExitFailure, fmt.Errorf("run %s: %w", file, err))
+	}
+
+	// Ctrl-C cancels rctx: the script (or the final wait) stops.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var interrupted atomic.Bool
+	stopWatch := a.watchInterrupt(func() {
+		interrupted.Store(true)
+		cancel()
+	})
+	defer stopWatch()
+
+	code := ExitOK
+	if err := sess.ExecFile(rctx, file, src); err != nil {
+		fmt.Fprintln(errw, strings.TrimRight(script.FormatError(err), "\n"))
+		code = ExitFailure
+	}
+	if !opts.noWait && rctx.Err() == nil {
+		if err := sess.Jobs().WaitAll(rctx); err != nil && rctx.Err() == nil {
+			fmt.Fprintf(errw, "drover: run %s: wait for jobs: %v\n", file, err)
+			code = ExitFailure
+		}
+	}
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer ccancel()
+	if err := shell.CloseSession(cctx, sess); err != nil {
+		fmt.Fprintf(errw, "drover: run %s: %v\n", file, err)
+		code = ExitFailure
+	}
+	stopWatch()
+	closeNotifier()
+	switch {
+	case interrupted.Load():
+		return exitCode(ExitInterrupted, nil)
+	case ctx.Err() != nil:
+		return exitCode(ExitFailure, fmt.Errorf("run %s: %w", file, context.Cause(ctx)))
+	case code != ExitOK:
+		return exitCode(code, nil)
+	}
+	return nil
+}
+
+// readScript reads FILE.star, or standard input for "-".
+func (a *app) readScript(file string) ([]byte, error) {
+	if file == "-" {
+		src, err := io.ReadAll(a.io.In)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		return src, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, pathError(file, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not a Starlark file", file)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, pathError(file, err)
+	}
+	return src, nil
+}
+
+// pathError returns "FILE: reason" for an error of the os package about
+// file (rather than "stat FILE: reason").
+func pathError(file string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", file, pe.Err)
+	}
+	return err
+}
+
+// watchInterrupt calls onInterrupt (once) when Ctrl-C arrives, until the
+// returned stop function is called; stop waits for the watcher to end.
+func (a *app) watchInterrupt(onInterrupt func()) (stop func()) {
+	interrupts := a.io.Interrupt
+	var unnotify func()
+	if interrupts == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt)
+		unnotify = func() { signal.Stop(ch) }
+		interrupts = ch
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-interrupts:
+			onInterrupt()
+		case <-quit:
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			wg.Wait()
+			if unnotify != nil {
+				unnotify()
+			}
+		})
+	}
+}

@@ -1,0 +1,51 @@
+// Package script is drover's Starlark layer: the Python-like dialect, the
+// Session behind `drover shell` and `drover run`, the predeclared `jobs`
+// object (IPython's BackgroundJobManager, on a bgjob.Manager) and `catch`,
+// the Starlark Evaluator for expression jobs, and conversion between Go
+// and Starlark values (ToStarlark, FromStarlark).
+//
+// # Globals
+//
+// A Session keeps its global variables in one table shared by every chunk
+// run with Exec (and every file run with ExecFile), with Python's
+// semantics: a function reads the current value of a global when it runs,
+// whichever chunk defined it, and a function body may name a global that
+// is defined later. (Starlark's own REPL compiles each chunk as a separate
+// module, so a function keeps reading the values of its own chunk; drover
+// rewrites each chunk before compiling it, see namespace.go.) Undefined
+// names at top level are still reported before the chunk runs.
+//
+// # Snapshots
+//
+// A background job runs on its own goroutine while the session goes on.
+// Starlark values are not safe for concurrent mutation, so a job never
+// shares a mutable value with the code that created it: jobs.new copies
+// the job's arguments, the namespaces of an expression job, and every
+// global its functions may read, when the job is created. Lists, dicts and
+// sets are deep-copied (sharing and cycles preserved); functions are shared
+// and their default values and captured variables frozen; drover's own
+// values (jobs, job objects, errors) are shared; other values are frozen
+// and shared. A job's result is frozen when it completes, so the session
+// and other jobs can read it at the same time. The cost of a job is thus
+// proportional to the size of what it reads.
+//
+// # Errors
+//
+// Errors that a Starlark program sees have a kind, named after the Python
+// exception IPython raises in the same place: KeyError (jobs[99]),
+// ValueError (an expression job with three namespaces, a bad timeout),
+// TypeError (jobs.new(42), bad arguments), NameError (a global read before
+// it is defined), SyntaxError (an expression job that does not parse),
+// Killed (a killed job), Cancelled (an interrupted computation) and Error
+// (everything else, including fail() and Starlark's own run-time errors).
+// drover's built-ins return an *Error, whose text is "Kind: message" (for
+// example "KeyError: 99") and which wraps the cause (a bgjob sentinel
+// where there is one, so errors.Is works); KindOf finds the kind of any
+// error. In Starlark, catch(fn, *args, **kwargs) returns (value, None) or
+// (None, error), where error has .kind, .message and .traceback.
+//
+// Where IPython only logs an error (an unknown job number for result,
+// remove, traceback; removing a running job), drover prints
+// "ERROR: <message>" on the session's Stderr (in a job: on the job's
+// output) and returns None.
+package script

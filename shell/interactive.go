@@ -1,0 +1,159 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/ergochat/readline"
+
+	"github.com/drover-dev/drover/script"
+)
+
+// runInteractive is the line-editing shell.
+func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal) error {
+	historyFile := sh.cfg.HistoryFile
+	if historyFile != "" {
+		if err := os.MkdirAll(filepath.Dir(historyFile), 0o700); err != nil {
+			fmt.Fprintf(sh.cfg.Stderr, "drover: no history: %v\n", err)
+			historyFile = ""
+		}
+	}
+	var onResize func()
+	rl, err := readline.NewFromConfig(&readline.Config{
+		Prompt:          PS1,
+		HistoryFile:     historyFile,
+		HistoryLimit:    sh.cfg.HistoryLimit,
+		AutoComplete:    completer{sh: sh},
+		InterruptPrompt: "^C",
+		EOFPrompt:       "\n", // readline's spelling of "print nothing but the newline"
+		Stdin:           sh.cfg.Stdin,
+		Stdout:          sh.cfg.Stdout,
+		Stderr:          sh.cfg.Stderr,
+		FuncIsTerminal:  func() bool { return true },
+		// Called once, synchronously, by NewFromConfig; watch then calls
+		// the callback on SIGWINCH (instead of readline's own goroutine,
+		// which nobody could stop).
+		FuncOnWidthChanged: func(f func()) { onResize = f },
+	})
+	if err != nil {
+		return fmt.Errorf("shell: start line editor: %w", err)
+	}
+	defer rl.Close()
+	sh.out, sh.errw = rl.Stdout(), rl.Stderr()
+
+	sh.notify = NewNotifier(sh.out)
+	defer sh.notify.Close()
+	if err := sh.newSession(sh.notify.Notify); err != nil {
+		return err
+	}
+	defer sh.closeSession(ctx)
+
+	resize := make(chan os.Signal, 1)
+	if sigs := resizeSignals(); len(sigs) > 0 {
+		signal.Notify(resize, sigs...)
+		defer signal.Stop(resize)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sh.watch(ctx, watchers{
+			interrupts: interrupts,
+			onCancel:   func() { rl.Close() },
+			resize:     resize,
+			onResize:   onResize,
+		}, stop)
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	var buf []string
+	for {
+		if len(buf) == 0 {
+			rl.SetPrompt(PS1)
+		} else {
+			rl.SetPrompt(PS2)
+		}
+		line, err := rl.ReadLine()
+		if sh.isStopping() {
+			return sh.stopErr(ctx)
+		}
+		switch {
+		case errors.Is(err, readline.ErrInterrupt):
+			buf = nil // Ctrl-C at a prompt drops what was typed
+			continue
+		case errors.Is(err, io.EOF):
+			if len(buf) > 0 {
+				// Ctrl-D on a continuation line ends the statement.
+				src := strings.Join(buf, "\n")
+				buf = nil
+				sh.execute(ctx, src)
+				continue
+			}
+			if sh.confirmExit(rl) {
+				return nil
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("shell: read line: %w", err)
+		}
+		if len(buf) == 0 {
+			t := strings.TrimSpace(line)
+			if t == "" {
+				continue
+			}
+			if strings.HasPrefix(t, "%") {
+				sh.magic(ctx, t)
+				continue
+			}
+		}
+		buf = append(buf, line)
+		src := strings.Join(buf, "\n")
+		if script.IsIncomplete(src) {
+			continue
+		}
+		buf = nil
+		sh.execute(ctx, src)
+	}
+}
+
+// confirmExit is called on Ctrl-D at an empty primary prompt. With no
+// running job it returns true. Otherwise it lists the running jobs and asks
+// whether to kill them and exit: "y" or "yes" (any case), or Ctrl-D again,
+// says yes; anything else, or Ctrl-C, says no.
+func (sh *shell) confirmExit(rl *readline.Instance) bool {
+	running := sh.sess.Jobs().Running()
+	if len(running) == 0 {
+		return true
+	}
+	var b strings.Builder
+	b.WriteString("Running jobs:\n")
+	for _, j := range running {
+		fmt.Fprintf(&b, "%d : %s\n", j.Num(), j)
+	}
+	io.WriteString(sh.out, b.String())
+	s := "s"
+	if len(running) == 1 {
+		s = ""
+	}
+	rl.SetPrompt(fmt.Sprintf("Kill %d running job%s and exit? [y/N] ", len(running), s))
+	rl.DisableHistory()
+	answer, err := rl.ReadLine()
+	rl.EnableHistory()
+	switch {
+	case errors.Is(err, io.EOF):
+		return true
+	case err != nil:
+		return false
+	}
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}
