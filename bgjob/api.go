@@ -11,7 +11,9 @@ import (
 )
 
 // State is the state of a job. Its values match IPython's stat_*_c
-// constants. It is a plain value, safe to copy and share.
+// constants. A job returned by Manager.New is already Running: Created is
+// the state of a zero Job (and of a job between its registration and its
+// start, inside New). It is a plain value, safe to copy and share.
 type State int
 
 // Job states.
@@ -61,8 +63,9 @@ func (k Kind) String() string {
 }
 
 // Func is the canonical function job. ctx is cancelled when the job is
-// killed (Kill, or Close of its manager); the function should return promptly
-// then: killing a function job is cooperative. OutputFrom(ctx) is the job's
+// killed (Kill, or Close of its manager), with context.Cause ErrKilled; the
+// function should return promptly then: killing a function job is
+// cooperative. ctx is also cancelled when the function returns. OutputFrom(ctx) is the job's
 // output writer. The job's goroutine calls it once.
 type Func func(ctx context.Context) (any, error)
 
@@ -87,9 +90,11 @@ type Program interface {
 
 // Cmd describes a command job. Exactly one of Argv and Shell must be set;
 // Shell runs with /bin/sh -c. Dir and Env are as in os/exec.Cmd (nil Env:
-// the current environment). The command's stdin is /dev/null; its stdout and
+// the current environment), except that an Argv command given by name is
+// looked up in Env's PATH when Env sets one (os/exec would use drover's). The command's stdin is /dev/null; its stdout and
 // stderr both go to the job's output. New copies what it needs, so the Cmd
-// may be reused or changed afterwards.
+// may be reused or changed afterwards. A plain value: not safe for concurrent
+// use while it is being changed.
 type Cmd struct {
 	Argv  []string
 	Shell string
@@ -107,7 +112,7 @@ type Options struct {
 }
 
 // Config configures a Manager. The zero value is valid. New copies it; later
-// changes to the caller's Config have no effect.
+// changes to the caller's Config have no effect. A plain value.
 type Config struct {
 	// Evaluator compiles expression jobs; nil: expression jobs are refused
 	// with ErrNoEvaluator.
@@ -159,6 +164,9 @@ var (
 	// ErrNotCallable: a function target that is a nil func. Such errors
 	// also match ErrInvalidArgs.
 	ErrNotCallable = errors.New("target is not callable")
+	// ErrWaitSelf: a job waiting for itself (Job.Wait or Manager.Wait with
+	// the job's own context), which would never return.
+	ErrWaitSelf = errors.New("a job cannot wait for itself")
 )
 
 // JobError is the error of an operation on a job number that is unknown
@@ -186,6 +194,7 @@ func (e *JobError) Error() string {
 func (e *JobError) Unwrap() error { return e.Err }
 
 // PanicError is the error of a job whose function or expression panicked.
+// It is not changed once returned: safe for concurrent use.
 type PanicError struct {
 	Value any    // the value passed to panic
 	Stack []byte // the stack of the panicking goroutine
@@ -200,6 +209,7 @@ func (e *PanicError) Unwrap() error {
 }
 
 // CommandError is the error of a command job that did not exit with status 0.
+// It is not changed once returned: safe for concurrent use.
 type CommandError struct {
 	Cmd    string         // the command line (Job.String)
 	Code   int            // exit status; -1 if ended by a signal

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"syscall"
@@ -37,6 +38,12 @@ func (j *Job) runCommand(ctx context.Context) (any, error) {
 	if err != nil {
 		pr.Close()
 		if c.Dir != "" {
+			// os/exec reports a failed chdir with the executable's name
+			// ("fork/exec /bin/sh: no such file or directory"): say
+			// what is wrong with the directory, if something is.
+			if derr := checkDir(c.Dir); derr != nil {
+				return nil, fmt.Errorf("start command %s: directory %s: %w", j.strform, c.Dir, derr)
+			}
 			return nil, fmt.Errorf("start command %s in directory %s: %w", j.strform, c.Dir, err)
 		}
 		return nil, fmt.Errorf("start command %s: %w", j.strform, err)
@@ -52,7 +59,7 @@ func (j *Job) runCommand(ctx context.Context) (any, error) {
 	select {
 	case <-exited:
 	case <-ctx.Done():
-		signalGroup(c.Process, syscall.SIGTERM)
+		terminateGroup(c.Process)
 		t := time.NewTimer(grace)
 		select {
 		case <-exited:
@@ -91,4 +98,21 @@ func (j *Job) runCommand(ctx context.Context) (any, error) {
 		ce.Signal = ws.Signal()
 	}
 	return nil, ce
+}
+
+// checkDir returns why dir cannot be a working directory (the bare errno,
+// such as ENOENT or ENOTDIR), or nil.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return syscall.ENOTDIR
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/drover-dev/drover/bgjob"
 )
@@ -193,4 +194,82 @@ func TestWaitAllSkipsDaemons(t *testing.T) {
 	if !j.Finished() {
 		t.Error("WaitAll returned before the plain job finished")
 	}
+}
+
+// finishingCtx is a context that has ended; the first call of Done first
+// lets the job blocked on release finish and waits for it, so that the job
+// finishes while Close is deciding whether it must kill it.
+type finishingCtx struct {
+	context.Context // an ended context
+	release         chan struct{}
+	job             **bgjob.Job
+}
+
+func (c *finishingCtx) Done() <-chan struct{} {
+	select {
+	case <-c.release:
+	default:
+		close(c.release)
+		<-(*c.job).Done()
+	}
+	return c.Context.Done()
+}
+
+// TestCloseRaceWithLastJob: a job that finishes on its own while Close's
+// context has already ended was not killed, so Close returns nil, not an
+// error saying it "killed 0 unfinished jobs".
+func TestCloseRaceWithLastJob(t *testing.T) {
+	t.Parallel()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		m := newManager(t, nil)
+		var j *bgjob.Job
+		ctx := &finishingCtx{Context: ended, release: make(chan struct{}), job: &j}
+		j = mustNew(t, m, gate(ctx.release, "done"))
+		if err := m.Close(ctx); err != nil {
+			t.Fatalf("round %d: Close = %v, want nil: no job was killed", i, err)
+		}
+		if j.Result() != "done" {
+			t.Fatalf("round %d: result %v", i, j.Result())
+		}
+	}
+}
+
+// TestWaitFromInsideAJob: WaitAll called by a job with its context waits for
+// every other job, not for itself (which would never return), and a job
+// that waits for itself gets an error at once instead of hanging.
+func TestWaitFromInsideAJob(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m := newManager(t, nil)
+		release := make(chan struct{})
+		other := mustNew(t, m, gate(release, "other"))
+		waiter := mustNew(t, m, func(ctx context.Context) error { return m.WaitAll(ctx) })
+		synctest.Wait()
+		if waiter.Finished() {
+			t.Fatal("WaitAll in a job returned while another job runs")
+		}
+		close(release)
+		synctest.Wait()
+		if !waiter.Finished() || !other.Finished() {
+			t.Fatalf("WaitAll in a job did not return once the other jobs finished: waiter %v", waiter.State())
+		}
+		if _, err := waiter.Value(); err != nil {
+			t.Errorf("WaitAll in a job: %v", err)
+		}
+
+		self := make(chan *bgjob.Job, 1)
+		selfWait := mustNew(t, m, func(ctx context.Context) error {
+			return (<-self).Wait(ctx)
+		})
+		self <- selfWait
+		synctest.Wait()
+		if !selfWait.Finished() {
+			t.Fatal("a job waiting for itself hangs")
+		}
+		if _, err := selfWait.Value(); !errors.Is(err, bgjob.ErrWaitSelf) {
+			t.Errorf("a job waiting for itself: %v, want ErrWaitSelf", err)
+		}
+	})
 }

@@ -22,8 +22,9 @@
 // Every error of New (bad target or arguments, a syntax error, an unknown
 // executable) is returned before a job number is taken.
 //
-// A job is Created, then Running, then Completed (it returned without error;
-// a command exited with status 0) or Dead (it returned an error, panicked, a
+// A job is Running when New returns it (as IPython's Thread.start() returns
+// once the thread runs; Created is only the zero Job's state), then Completed
+// (it returned without error; a command exited with status 0) or Dead (it returned an error, panicked, a
 // command exited with another status or by a signal, or it was killed). A
 // Dead job's Traceback explains why: the error text (or a Starlark-style
 // Backtrace), the panic value and stack, or the exit status and the last
@@ -49,16 +50,19 @@
 //
 // Job.Kill (or Manager.Kill) works for every kind of job:
 //
-//   - a function job has its context cancelled. This is cooperative: a
-//     function that never looks at ctx runs on until it returns;
+//   - a function job has its context cancelled, with context.Cause
+//     ErrKilled. This is cooperative: a function that never looks at ctx
+//     runs on until it returns;
 //   - an expression job has the context given to Program.Eval cancelled;
 //     Eval must then return promptly;
-//   - a command job's process group gets SIGTERM and, if the command has not
-//     exited after Config.KillGrace, SIGKILL.
+//   - a command job's process group gets SIGTERM (and SIGCONT, so that a
+//     stopped process handles it) and, if the command has not exited after
+//     Config.KillGrace, SIGKILL.
 //
-// A job whose Kill was accepted (it was Created or Running) ends Dead with an
+// A job whose Kill was accepted (it was not finished yet) ends Dead with an
 // error matching ErrKilled, even if it then returned a value: the kill wins.
-// A job killed while still Created never runs.
+// A job killed before its goroutine got to run it never runs. When a job
+// returns, its context is cancelled (the job is not counted as killed).
 //
 // # Commands
 //

@@ -239,3 +239,57 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestJobContextEndsWithJob: the context a function job gets is cancelled
+// when the job returns (as an http.Request's when ServeHTTP returns), so
+// that goroutines and context.AfterFunc callbacks the job tied to it end.
+func TestJobContextEndsWithJob(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, nil)
+	ctxs := make(chan context.Context, 1)
+	afterFunc := make(chan struct{})
+	j := mustNew(t, m, func(ctx context.Context) error {
+		ctxs <- ctx
+		context.AfterFunc(ctx, func() { close(afterFunc) })
+		return nil
+	})
+	wait(t, j)
+	ctx := <-ctxs
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("the job's context is still live after the job returned")
+	}
+	<-afterFunc // would block for ever (goleak would report it) without the fix
+	if j.State() != bgjob.Completed {
+		t.Errorf("state %v: the end-of-job cancellation must not count as a kill", j.State())
+	}
+	if _, err := j.Value(); err != nil {
+		t.Errorf("Value() error %v", err)
+	}
+}
+
+// TestKillCause: a killed job's context says why it ended
+// (context.Cause is ErrKilled), so that code that reports the cancellation,
+// such as a Starlark thread, says "job killed" rather than a bare
+// "context canceled".
+func TestKillCause(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, nil)
+	started := make(chan struct{})
+	causes := make(chan error, 1)
+	j := mustNew(t, m, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return ctx.Err()
+	})
+	<-started
+	if err := j.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, j)
+	if cause := <-causes; !errors.Is(cause, bgjob.ErrKilled) {
+		t.Errorf("context.Cause of a killed job's context = %v, want ErrKilled", cause)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -116,8 +117,8 @@ func newTestManager(t *testing.T) *Manager {
 
 func constFunc(v any) Func { return func(context.Context) (any, error) { return v, nil } }
 
-// TestCreatedJob covers the Created state, which a started job leaves at
-// once: a registered job whose goroutine has not started yet.
+// TestCreatedJob covers the Created state: a registered job that New has
+// not started yet (New returns jobs already Running).
 func TestCreatedJob(t *testing.T) {
 	t.Parallel()
 	m := newTestManager(t)
@@ -145,7 +146,7 @@ func TestCreatedJob(t *testing.T) {
 	if b.String() != "No jobs to flush.\n" {
 		t.Errorf("Flush = %q", b.String())
 	}
-	go j.run()
+	j.start()
 	<-j.Done()
 	if j.Result() != 1 {
 		t.Errorf("Result() = %v", j.Result())
@@ -164,13 +165,13 @@ func TestKilledBeforeStart(t *testing.T) {
 	if err := j.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	go j.run()
+	j.start()
 	<-j.Done()
 	if ran {
 		t.Error("a job killed while Created ran")
 	}
 	_, jerr := j.Value()
-	if j.State() != Dead || !errors.Is(jerr, ErrKilled) || j.Traceback() != "job killed\nkilled before it started" {
+	if j.State() != Dead || !errors.Is(jerr, ErrKilled) || j.Traceback() != "job killed\nkilled before it ran" {
 		t.Errorf("state %v error %v traceback %q", j.State(), jerr, j.Traceback())
 	}
 }
@@ -255,5 +256,20 @@ func TestTailBufChanged(t *testing.T) {
 	<-ch // closed by the write
 	if b.changed() == ch {
 		t.Error("changed() returned the closed channel")
+	}
+}
+
+// TestLastLinesRuneBoundary: cut by the byte cap inside a line, the tail
+// does not start in the middle of a UTF-8 sequence.
+func TestLastLinesRuneBoundary(t *testing.T) {
+	t.Parallel()
+	b := &tailBuf{limit: 1 << 12}
+	b.WriteString(strings.Repeat("é", 1500) + "a") // no newline; 3001 bytes
+	got := b.lastLines(10, 2048)
+	if !utf8.ValidString(got) {
+		t.Errorf("lastLines starts inside a rune: %q...", got[:4])
+	}
+	if want := strings.Repeat("é", 1023) + "a"; got != want {
+		t.Errorf("lastLines = %d bytes, want the last %d", len(got), len(want))
 	}
 }

@@ -33,14 +33,14 @@ type Job struct {
 	prog Program
 	cmd  *exec.Cmd
 
-	ctx    jobCtx // the job's context; cancelled by Kill
-	cancel context.CancelFunc
+	ctx    jobCtx // the job's context; cancelled by Kill and when the job ends
+	cancel context.CancelCauseFunc
 	done   chan struct{} // closed after the final state is set
 	state  atomic.Int32  // a State; final values are stored under m.mu
 
-	// Written by the job goroutine only: started before state leaves
-	// Created; the rest before the final state is stored. Readers load
-	// state first.
+	// started is written by start before the state becomes Running; the
+	// rest by the job goroutine only, before the final state is stored.
+	// Readers load state first.
 	started  time.Time
 	ended    time.Time
 	value    any
@@ -76,12 +76,19 @@ func (c *jobCtx) Value(key any) any {
 // output buffer (see Job.Output); ctx is the context the job got, or one
 // derived from it. Outside a job it returns io.Discard.
 func OutputFrom(ctx context.Context) io.Writer {
-	if ctx != nil {
-		if j, ok := ctx.Value(outputKey{}).(*Job); ok && j != nil {
-			return &j.out
-		}
+	if j := jobOf(ctx); j != nil {
+		return &j.out
 	}
 	return io.Discard
+}
+
+// jobOf returns the job whose context ctx is or derives from, or nil.
+func jobOf(ctx context.Context) *Job {
+	if ctx == nil {
+		return nil
+	}
+	j, _ := ctx.Value(outputKey{}).(*Job)
+	return j
 }
 
 // Num returns the job number.
@@ -247,11 +254,12 @@ func (j *Job) Duration() time.Duration {
 // function job has its context cancelled: this is cooperative, the function
 // must watch ctx.Done() (a function that ignores it runs on). An expression
 // job has the context given to Program.Eval cancelled. A command job's
-// process group gets SIGTERM and, if its leader has not exited after
-// Config.KillGrace, SIGKILL; when the leader exits, whatever is left of its
-// process group is killed with SIGKILL.
+// process group gets SIGTERM, then SIGCONT (a stopped process handles the
+// SIGTERM at once) and, if its leader has not exited after Config.KillGrace,
+// SIGKILL; when the leader exits, whatever is left of its process group is
+// killed with SIGKILL.
 //
-// A job whose Kill was accepted (it was Created or Running) ends Dead with
+// A job whose Kill was accepted (it was not finished) ends Dead with
 // an error matching ErrKilled, whatever it returned. Killing it again is a
 // no-op returning nil. Kill on a finished job returns a *JobError matching
 // ErrNotRunning ("Job #3 is not running").
@@ -269,13 +277,15 @@ func (j *Job) Kill() error {
 	j.killed = true
 	m.mu.Unlock()
 	if !already {
-		j.cancel()
+		j.cancel(ErrKilled)
 	}
 	return nil
 }
 
 // Wait waits until the job has finished, whatever its final state, and
 // returns nil; or returns an error wrapping ctx.Err() if ctx ends first.
+// Called by the job itself (ctx is, or derives from, the job's own context)
+// it returns an error matching ErrWaitSelf at once rather than never.
 func (j *Job) Wait(ctx context.Context) error {
 	if j.done == nil {
 		return fmt.Errorf("wait for job: %w: the job was not created by a Manager", ErrNotFound)
@@ -284,6 +294,9 @@ func (j *Job) Wait(ctx context.Context) error {
 	case <-j.done:
 		return nil
 	default:
+	}
+	if jobOf(ctx) == j {
+		return fmt.Errorf("wait for job #%d: %w", j.num, ErrWaitSelf)
 	}
 	select {
 	case <-j.done:
@@ -301,10 +314,24 @@ func (j *Job) Done() <-chan struct{} { return j.done }
 // runtime.Goexit (for instance t.FailNow called inside the job).
 var errGoexit = errors.New("job goroutine exited through runtime.Goexit")
 
-// errNotStarted is the cause recorded for a job killed before it ran.
-var errNotStarted = errors.New("killed before it started")
+// errJobReturned is the cause of the end of a job's context when the job
+// returns without having been killed.
+var errJobReturned = errors.New("job returned")
 
-// run is the job goroutine.
+// errNotStarted is the cause recorded for a job killed before its goroutine
+// called it.
+var errNotStarted = errors.New("killed before it ran")
+
+// start marks the job Running and starts its goroutine. The job is Running
+// from here, before its goroutine is scheduled, as IPython's Thread.start()
+// returns once the thread runs: a caller of New never sees it Created.
+func (j *Job) start() {
+	j.started = time.Now()
+	j.state.Store(int32(Running))
+	go j.run()
+}
+
+// run is the job goroutine, started by start.
 func (j *Job) run() {
 	m := j.m
 	defer m.wg.Done()
@@ -325,15 +352,13 @@ func (j *Job) run() {
 		j.release()
 		j.finish(v, err)
 	}()
-	j.started = time.Now()
 	ctx := &j.ctx
 	if ctx.Err() != nil {
-		// Killed while Created: do not run it at all.
+		// Killed before its goroutine got here: do not run it at all.
 		err = errNotStarted
 		normal = true
 		return
 	}
-	j.state.Store(int32(Running))
 	switch j.kind {
 	case FuncJob:
 		v, err = j.fn(ctx)
@@ -376,6 +401,10 @@ func (j *Job) finish(v any, err error) {
 	j.state.Store(int32(final))
 	m.finished(j)
 	m.mu.Unlock()
+	// The job has returned: end its context, as net/http ends a request's
+	// when ServeHTTP returns, so that what the job tied to it (goroutines,
+	// context.AfterFunc) ends too. j.killed, not ctx, says it was killed.
+	j.cancel(errJobReturned)
 	close(j.done)
 	if f := m.cfg.OnFinish; f != nil {
 		f(j)

@@ -5,6 +5,10 @@ package bgjob_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,22 +185,31 @@ func TestCommandResults(t *testing.T) {
 
 func TestCommandStartFailure(t *testing.T) {
 	t.Parallel()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The error is about the directory, not (as os/exec words a failed
+	// chdir) about the executable.
+	tests := []struct {
+		dir  string
+		want string
+		is   error
+	}{
+		{"/no/such/dir", "start command true: directory /no/such/dir: no such file or directory", fs.ErrNotExist},
+		{file, "start command true: directory " + file + ": not a directory", syscall.ENOTDIR},
+	}
 	m := newManager(t, nil)
-	j := mustNew(t, m, bgjob.Cmd{Argv: []string{"true"}, Dir: "/no/such/dir"})
-	wait(t, j)
-	if _, err := j.Value(); j.State() != bgjob.Dead || err == nil || !strings.Contains(err.Error(), "/no/such/dir") {
-		t.Errorf("state %v error %v", j.State(), err)
+	for _, tt := range tests {
+		j := mustNewWait(t, m, bgjob.Cmd{Argv: []string{"true"}, Dir: tt.dir})
+		_, err := j.Value()
+		if j.State() != bgjob.Dead || !errors.Is(err, tt.is) || err.Error() != tt.want {
+			t.Errorf("state %v error %q, want Dead with %q matching %v", j.State(), err, tt.want, tt.is)
+		}
+		if _, ok := j.ExitCode(); ok {
+			t.Error("ExitCode set for a command that never started")
+		}
 	}
-	if _, ok := j.ExitCode(); ok {
-		t.Error("ExitCode set for a command that never started")
-	}
-}
-
-func mustNewWait(t *testing.T, m *bgjob.Manager, target any, args ...any) *bgjob.Job {
-	t.Helper()
-	j := mustNew(t, m, target, args...)
-	wait(t, j)
-	return j
 }
 
 // TestCloseKillsCommand: Close returns only once a running command's process
@@ -217,5 +230,31 @@ func TestCloseKillsCommand(t *testing.T) {
 	}
 	if _, err := c.Value(); !errors.Is(err, bgjob.ErrKilled) {
 		t.Errorf("error %v, want ErrKilled", err)
+	}
+}
+
+// TestCommandPathFromEnv: with Cmd.Env setting PATH, an Argv command is
+// looked up in that PATH (as /bin/sh -c does for a Shell command), not in
+// drover's own.
+func TestCommandPathFromEnv(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tool := filepath.Join(dir, "bgjob-test-tool")
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\necho tool ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, nil)
+	j, err := m.New(bgjob.Cmd{Argv: []string{"bgjob-test-tool"}, Env: []string{"PATH=/nonexistent", "PATH=" + dir + ":/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	wait(t, j)
+	if out, _ := j.Output(); j.State() != bgjob.Completed || out != "tool ran\n" {
+		t.Errorf("state %v output %q: %s", j.State(), out, j.Traceback())
+	}
+	// Not found in the job's PATH: New fails, naming the command.
+	_, err = m.New(bgjob.Cmd{Argv: []string{"sh"}, Env: []string{"PATH=" + dir}})
+	if !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), `"sh"`) {
+		t.Errorf("New of a command missing from the job's PATH = %v, want exec.ErrNotFound", err)
 	}
 }

@@ -170,6 +170,14 @@ func mustNew(t testing.TB, m *bgjob.Manager, target any, args ...any) *bgjob.Job
 	return j
 }
 
+// mustNewWait starts a job and waits for it, or fails the test.
+func mustNewWait(t testing.TB, m *bgjob.Manager, target any, args ...any) *bgjob.Job {
+	t.Helper()
+	j := mustNew(t, m, target, args...)
+	wait(t, j)
+	return j
+}
+
 // wait waits for j or fails the test.
 func wait(t testing.TB, j *bgjob.Job) {
 	t.Helper()

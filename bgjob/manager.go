@@ -141,12 +141,12 @@ func (m *Manager) NewWith(opts Options, target any, args ...any) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	go j.run()
+	j.start()
 	return j, nil
 }
 
 // register prepares a job and registers it (Created, in the running list)
-// without starting its goroutine; the caller must start it (go j.run()).
+// without starting its goroutine; the caller must start it (j.start()).
 func (m *Manager) register(opts Options, target any, args []any) (*Job, error) {
 	j := &Job{m: m, daemon: opts.Daemon}
 	if err := m.prepare(j, target, args); err != nil {
@@ -157,14 +157,14 @@ func (m *Manager) register(opts Options, target any, args []any) (*Job, error) {
 	}
 	j.out.limit = m.cfg.OutputLimit
 	j.done = make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	j.ctx = jobCtx{Context: ctx, j: j}
 	j.cancel = cancel
 
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		cancel()
+		cancel(ErrClosed)
 		return nil, fmt.Errorf("new job %s: %w", j.strform, ErrClosed)
 	}
 	j.num = m.next
@@ -612,12 +612,13 @@ func (m *Manager) Wait(ctx context.Context, num int) error {
 	return j.Wait(ctx)
 }
 
-// unfinished returns the jobs not yet finished, daemons included or not.
-func (m *Manager) unfinished(daemons bool) (plain, daemon []*Job) {
+// unfinished returns the jobs not yet finished but self, daemons included
+// or not.
+func (m *Manager) unfinished(daemons bool, self *Job) (plain, daemon []*Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, j := range m.running.jobs {
-		if j.where != inRunning || j.Finished() {
+		if j.where != inRunning || j == self || j.Finished() {
 			continue
 		}
 		if j.daemon {
@@ -633,10 +634,12 @@ func (m *Manager) unfinished(daemons bool) (plain, daemon []*Job) {
 
 // WaitAll waits until every non-daemon job has finished, including jobs
 // started while it waits, or until ctx ends (it then returns an error
-// wrapping ctx.Err()).
+// wrapping ctx.Err()). Called by one of the manager's jobs with its context
+// (or one derived from it), it waits for every other job.
 func (m *Manager) WaitAll(ctx context.Context) error {
+	self := jobOf(ctx)
 	for {
-		jobs, _ := m.unfinished(false)
+		jobs, _ := m.unfinished(false, self)
 		if len(jobs) == 0 {
 			return nil
 		}
@@ -654,13 +657,14 @@ func (m *Manager) WaitAll(ctx context.Context) error {
 // jobs are killed at once, the other unfinished jobs are waited for until ctx
 // ends and then killed. Close returns when every job goroutine and every
 // command process has ended, so it can block past ctx if a function job
-// ignores its context. It returns nil if no non-daemon job had to be killed,
+// ignores its context; for the same reason a job must not call Close of its
+// own manager. It returns nil if no non-daemon job had to be killed,
 // else an error wrapping ctx.Err(). Calling it again is safe and waits again.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
-	plain, daemons := m.unfinished(true)
+	plain, daemons := m.unfinished(true, nil)
 	for _, j := range daemons {
 		_ = j.Kill()
 	}
@@ -677,7 +681,9 @@ func (m *Manager) Close(ctx context.Context) error {
 				killed++
 			}
 		}
-		err = fmt.Errorf("close job manager: %w; killed %d unfinished jobs", ctx.Err(), killed)
+		if killed > 0 { // they may all have finished on their own meanwhile
+			err = fmt.Errorf("close job manager: %w; killed %d unfinished jobs", ctx.Err(), killed)
+		}
 		break
 	}
 	m.wg.Wait()

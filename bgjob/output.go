@@ -137,6 +137,13 @@ func (t *tailBuf) lastLines(n, maxBytes int) string {
 		s = s[len(s)-maxBytes:]
 		if i := strings.IndexByte(s, '\n'); i >= 0 {
 			s = s[i+1:]
+		} else {
+			// One long line: at least start at a rune boundary.
+			i := 0
+			for i < len(s) && i < utf8.UTFMax-1 && !utf8.RuneStart(s[i]) {
+				i++
+			}
+			s = s[i:]
 		}
 	}
 	end := len(s)

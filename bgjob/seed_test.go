@@ -621,3 +621,26 @@ func TestWaitContext(t *testing.T) {
 		t.Errorf("WaitAll with nothing running = %v", err)
 	}
 }
+
+// TestNewReturnsRunningJob: as IPython's Thread.start() returns once the
+// thread runs, a job that New returned is Running (not Created): its status
+// says so and Remove refuses it with the seed's "still running" error
+// instead of silently doing nothing.
+func TestNewReturnsRunningJob(t *testing.T) {
+	t.Parallel()
+	m := newManager(t, nil)
+	release := make(chan struct{})
+	defer close(release)
+	for range 50 {
+		j := mustNew(t, m, gate(release, nil))
+		if got := j.State(); got != bgjob.Running {
+			t.Fatalf("%s: State() right after New = %v, want Running", j.Repr(), got)
+		}
+		if j.Started().IsZero() {
+			t.Fatalf("%s: Started() is zero for a running job", j.Repr())
+		}
+		if err := m.Remove(j.Num()); !errors.Is(err, bgjob.ErrStillRunning) {
+			t.Fatalf("Remove(%d) right after New = %v, want ErrStillRunning", j.Num(), err)
+		}
+	}
+}

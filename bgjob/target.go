@@ -3,7 +3,9 @@ package bgjob
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -229,9 +231,20 @@ func prepareCmd(j *Job, c *Cmd, args []any) error {
 	default:
 		return fmt.Errorf("%w: Cmd has neither Argv nor Shell set", ErrInvalidArgs)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if cmd.Err != nil {
-		return fmt.Errorf("new job: command %s: %w", j.strform, cmd.Err)
+	var cmd *exec.Cmd
+	if path, ok := envPath(c.Env); ok && runtime.GOOS != "windows" && filepath.Base(argv[0]) == argv[0] {
+		// The command runs with its own PATH: look it up there, as
+		// /bin/sh -c would (exec.Command uses drover's PATH).
+		exe, err := lookPathIn(argv[0], path)
+		if err != nil {
+			return fmt.Errorf("new job: command %s: %w", j.strform, err)
+		}
+		cmd = &exec.Cmd{Path: exe, Args: argv}
+	} else {
+		cmd = exec.Command(argv[0], argv[1:]...)
+		if cmd.Err != nil {
+			return fmt.Errorf("new job: command %s: %w", j.strform, cmd.Err)
+		}
 	}
 	cmd.Dir = c.Dir
 	cmd.Env = slices.Clone(c.Env)
@@ -264,4 +277,37 @@ func needsQuote(r rune) bool {
 		return false
 	}
 	return !strings.ContainsRune("-_./=:,+@%", r)
+}
+
+// envPath returns the value of PATH in env (the last one wins, as in
+// os/exec), and whether env sets it.
+func envPath(env []string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "PATH="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// lookPathIn is exec.LookPath with the given PATH instead of the process's:
+// the first executable regular file named file in its directories. Like
+// exec.LookPath it refuses a result relative to the current directory
+// (exec.ErrDot).
+func lookPathIn(file, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "." // POSIX: an empty PATH entry is the current directory
+		}
+		p := filepath.Join(dir, file)
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			return "", &exec.Error{Name: file, Err: exec.ErrDot}
+		}
+		return p, nil
+	}
+	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
 }
