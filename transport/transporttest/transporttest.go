@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"sync"
 	"testing"
@@ -598,6 +599,13 @@ func values() map[string]any {
 		"dict":   map[string]any{"a": int64(1), "b": map[string]any{"c": nil}},
 		"anykey": map[any]any{int64(1): "one", "x": false},
 		"empty":  []any{},
+		// Values a network transport must keep apart from their look-alikes:
+		// a small *big.Int is not an int64, a whole float is not an int,
+		// empty bytes are not an empty string.
+		"smallbig": big.NewInt(5), "negbig": new(big.Int).Neg(big1),
+		"maxint": int64(math.MaxInt64), "minint": int64(math.MinInt64), "whole": 3.0,
+		"nobytes": []byte{}, "emptystr": "", "emptydict": map[string]any{},
+		"keys": map[any]any{2.5: nil, true: int64(1), nil: "n", int64(-1): []any{}},
 	}
 }
 
