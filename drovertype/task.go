@@ -60,10 +60,12 @@ func (k *TaskKind) UnmarshalText(b []byte) error {
 }
 
 // Depend is a task's constraint on the engines that may run it: Starlark
-// source evaluated against an engine's properties. With IsFunc, Source is an
-// expression whose value is a function of one argument, called with the
-// properties (the seed's form: depend=lambda p: ...); otherwise Source is an
-// expression over the name `properties`. The Starlark layer compiles and
+// source evaluated against an engine's properties. With IsFunc, Source
+// defines a function of one argument, called with the properties (the seed's
+// form: depend=lambda p: ...): an expression whose value is the function, or
+// statements whose last top-level def is the function (how the Starlark
+// layer ships a def); otherwise Source is an expression over the name
+// `properties`. The Starlark layer compiles and
 // runs it in a sandbox with a step budget; any error means "not on this
 // engine", any truthy value means yes.
 type Depend struct {
@@ -313,7 +315,7 @@ func toDict(v any) (map[string]any, bool) {
 // is wrapped as "recovery_task: ...".
 func (t *Task) Validate() error {
 	if t == nil {
-		return NewTypeError(MsgNotATask)
+		return NewNotATask()
 	}
 	seen := map[*Task]bool{}
 	prefix := ""

@@ -4,6 +4,21 @@
 // the Starlark Evaluator for expression jobs, and conversion between Go
 // and Starlark values (ToStarlark, FromStarlark).
 //
+// # Tasks
+//
+// A session also has the task farm's Starlark surface (IPython 0.10's
+// kernel.task; docs/tasks.md is the reference): the constructors MapTask,
+// StringTask and CommandTask, and, when Config.Tasks is set, the task client
+// `tc` (run, get_task_result, abort, barrier, spin, queue_status, clear, map,
+// mapper, parallel, engines) with TaskResult, ResultNS and engine values. A
+// Starlark function given to MapTask (or as depend) travels to the engines
+// as its source text, which the session keeps for every chunk that defines
+// functions (funcsource.go). Task data (arguments, results, properties)
+// crosses between Starlark and the farm through ToTaskData and
+// FromTaskData, the farm's one conversion (the engines use it too).
+// CompileDepend is the controller's depend compiler for Starlark
+// constraints.
+//
 // # Globals
 //
 // A Session keeps its global variables in one table shared by every chunk
@@ -41,7 +56,10 @@
 // drover's built-ins return an *Error, whose text is "Kind: message" (for
 // example "KeyError: 99") and which wraps the cause (a bgjob sentinel
 // where there is one, so errors.Is works); KindOf finds the kind of any
-// error. In Starlark, catch(fn, *args, **kwargs) returns (value, None) or
+// error. Errors of the task farm (*drovertype.TaskError) have the kind of
+// their Python type: the remote error's for a failed task
+// (ZeroDivisionError), the seed's for the controller's (IndexError "task
+// ID not registered: 7", TaskAborted); see TaskErrorKind. In Starlark, catch(fn, *args, **kwargs) returns (value, None) or
 // (None, error), where error has .kind, .message and .traceback.
 //
 // Where IPython only logs an error (an unknown job number for result,

@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/drover-dev/drover/bgjob"
+	"github.com/drover-dev/drover/drovertype"
 )
 
 // Error kinds. Every error a Starlark program can observe (through catch, or
@@ -52,8 +53,14 @@ type Error struct {
 	Err  error  // the cause, or nil
 }
 
-// Error returns "Kind: message".
-func (e *Error) Error() string { return e.Kind + ": " + e.Msg }
+// Error returns "Kind: message", or the kind alone when there is no
+// message (TaskAborted).
+func (e *Error) Error() string {
+	if e.Msg == "" {
+		return e.Kind
+	}
+	return e.Kind + ": " + e.Msg
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
@@ -64,7 +71,10 @@ func newError(kind string, cause error, format string, args ...any) *Error {
 }
 
 // KindOf returns the kind of err, one of the Kind constants: the Kind of
-// the first *Error in its chain; KindSyntaxError for parse and resolve
+// the first *Error in its chain; for an error of the task farm (a
+// *drovertype.TaskError in the chain), its Python type name when it has one
+// (ZeroDivisionError, IndexError, TaskAborted, ...), else its drovertype
+// Kind (see TaskErrorKind); KindSyntaxError for parse and resolve
 // errors; KindKilled for bgjob.ErrKilled; KindCancelled for cancellation
 // (context.Canceled, context.DeadlineExceeded, or a Starlark thread that was
 // cancelled); KindError for anything else. KindOf(nil) is "".
@@ -75,6 +85,10 @@ func KindOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	var te *drovertype.TaskError
+	if errors.As(err, &te) {
+		return TaskErrorKind(te)
 	}
 	var se syntax.Error
 	var re resolve.Error
@@ -102,6 +116,10 @@ func messageOf(err error) string {
 	if errors.As(err, &e) {
 		return e.Msg
 	}
+	var te *drovertype.TaskError
+	if errors.As(err, &te) {
+		return te.Message
+	}
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
 		msg := ee.Msg
@@ -117,10 +135,16 @@ func messageOf(err error) string {
 // FormatError returns the text a user should see for err: for a Starlark
 // evaluation error, its backtrace ("Traceback (most recent call last): ...
 // Error: message"), without drover's internal frames; otherwise err's text.
+// An error of a task that failed on an engine is followed by the engine's
+// traceback ("Remote traceback (engine 1, task 3): ...").
 func FormatError(err error) string {
 	if err == nil {
 		return ""
 	}
+	return formatLocal(err) + remoteTraceback(err)
+}
+
+func formatLocal(err error) string {
 	var ee *starlark.EvalError
 	if !errors.As(err, &ee) {
 		return err.Error()
@@ -156,7 +180,12 @@ func newErrorValue(err error) *errorValue {
 	return &errorValue{kind: kind, msg: msg, tb: FormatError(err), err: err}
 }
 
-func (e *errorValue) String() string        { return e.kind + ": " + e.msg }
+func (e *errorValue) String() string {
+	if e.msg == "" {
+		return e.kind
+	}
+	return e.kind + ": " + e.msg
+}
 func (e *errorValue) Type() string          { return "error" }
 func (e *errorValue) Freeze()               {}
 func (e *errorValue) Truth() starlark.Bool  { return true }

@@ -162,6 +162,12 @@ func (r *nsRef) SetField(name string, v starlark.Value) error {
 // each function in it reads, by the position of its def or lambda.
 type chunkInfo struct {
 	funcs map[lineCol][]string
+	// src is the chunk's original source text, kept (for chunks that
+	// define functions) so that a function can be shipped to an engine by
+	// its source (see funcsource.go).
+	src string
+	// ship caches the shipped form of the chunk's functions.
+	ship shipCache
 }
 
 type lineCol struct{ line, col int32 }
@@ -208,7 +214,11 @@ func compileChunk(filename string, src any, ns *namespace, repl bool) (f *syntax
 			RHS: &syntax.LambdaExpr{Lambda: pos, Body: &syntax.Ident{NamePos: pos, Name: "None"}}}
 		f.Stmts = append([]syntax.Stmt{reg}, f.Stmts...)
 	}
-	return f, &chunkInfo{funcs: rw.funcs}, soleExpr, nil
+	info = &chunkInfo{funcs: rw.funcs}
+	if rw.hasFunc {
+		info.src = sourceText(src)
+	}
+	return f, info, soleExpr, nil
 }
 
 // resolveScopes parses and resolves src as a REPL chunk and returns the

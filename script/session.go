@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/drover-dev/drover/bgjob"
+	"github.com/drover-dev/drover/drovertype"
 )
 
 // Config configures a Session. The zero value is valid.
@@ -29,11 +30,23 @@ type Config struct {
 	// Args are the script's arguments, exposed to Starlark as the list of
 	// strings `argv`.
 	Args []string
+	// Tasks, if set, is the task farm behind the predeclared task client
+	// `tc` (see docs/tasks.md); nil: no `tc`. The task constructors
+	// MapTask, StringTask and CommandTask are predeclared either way.
+	Tasks TaskClient
+	// Progress, if set, is called by tc.map (and mapper.map, parallel
+	// functions) and tc.barrier when they wait for total tasks (two or
+	// more) on the session's own thread (Exec, ExecFile; never in a
+	// background job); the operation reports its progress to the bar and
+	// ends it. The shell uses it for a progress bar on the terminal. Nil:
+	// no progress is shown.
+	Progress func(title string, total int) ProgressBar
 }
 
 // Session is a persistent Starlark environment: the global variables of a
-// shell or of a script run, the predeclared names (jobs, catch, argv), and
-// the background-job manager behind jobs.
+// shell or of a script run, the predeclared names (jobs, catch, argv, the
+// task constructors MapTask, StringTask and CommandTask, and tc when the
+// session has a task farm), and the background-job manager behind jobs.
 //
 // A Session is safe for concurrent use. Exec and ExecFile calls are
 // serialized: one runs at a time. Values obtained from the session (from
@@ -47,6 +60,11 @@ type Session struct {
 	ref  *nsRef
 	mgr  *bgjob.Manager
 	jobs *jobsValue
+
+	progress func(string, int) ProgressBar // Config.Progress
+
+	dependMu sync.Mutex
+	depends  map[drovertype.Depend]error // guarded by dependMu: checked depend sources
 
 	execMu sync.Mutex     // serializes Exec and ExecFile
 	cur    *chunkInfo     // guarded by execMu: the chunk being run
@@ -84,11 +102,18 @@ func NewSession(cfg *Config) (*Session, error) {
 	for i, a := range c.Args {
 		argv[i] = starlark.String(a)
 	}
+	s.progress = c.Progress
 	s.ns = &namespace{vars: starlark.StringDict{
-		"jobs":  s.jobs,
-		"catch": starlark.NewBuiltin("catch", catch),
-		"argv":  starlark.NewList(argv),
+		"jobs":        s.jobs,
+		"catch":       starlark.NewBuiltin("catch", catch),
+		"argv":        starlark.NewList(argv),
+		"MapTask":     starlark.NewBuiltin("MapTask", s.mapTask),
+		"StringTask":  starlark.NewBuiltin("StringTask", s.stringTask),
+		"CommandTask": starlark.NewBuiltin("CommandTask", s.commandTask),
 	}}
+	if c.Tasks != nil {
+		s.ns.vars["tc"] = &tcValue{s: s, c: c.Tasks}
+	}
 	return s, nil
 }
 
@@ -147,6 +172,7 @@ func (s *Session) exec(ctx context.Context, filename string, src any, repl bool)
 	s.cur, s.value = info, nil
 	defer func() { s.cur, s.value = nil, nil }()
 	thread := s.newThread(ctx, "main", s.stdout, s.stderr, s.ns, nil)
+	stateOf(thread).foreground = true
 	release := cancelOn(ctx, thread)
 	err = starlark.ExecREPLChunk(f, thread, starlark.StringDict{nsName: s.ref})
 	release()
@@ -194,6 +220,9 @@ type threadState struct {
 	view view            // what reads of global names see
 	errw io.Writer       // where "ERROR: ..." lines go
 	self *jobRef         // the job this thread runs, or nil
+	// foreground: the session's own thread (Exec, ExecFile), whose waits
+	// may show a progress bar; a job's thread never does.
+	foreground bool
 }
 
 // jobRef is a job as seen from inside it: job is set, then ready closed,

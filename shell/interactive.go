@@ -46,7 +46,8 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 		return fmt.Errorf("shell: start line editor: %w", err)
 	}
 	defer rl.Close()
-	sh.out, sh.errw = rl.Stdout(), rl.Stderr()
+	sh.progress = NewProgressLine(rl.Stdout(), func() int { return TermWidth(sh.cfg.Stdout) }, sh.cfg.ProgressDelay)
+	sh.out, sh.errw = sh.progress.Writer(rl.Stdout()), sh.progress.Writer(rl.Stderr())
 
 	sh.notify = NewNotifier(sh.out)
 	defer sh.notify.Close()

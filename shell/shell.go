@@ -72,10 +72,24 @@ type Config struct {
 	// own channel.
 	Interrupt <-chan os.Signal
 
-	// Script is the template of the session's configuration (argv, and
-	// later the task client); the shell sets its Stdout, Stderr and
-	// OnJobFinish (calling Script.OnJobFinish too, if set).
+	// Script is the template of the session's configuration (argv, the
+	// task client); the shell sets its Stdout, Stderr and OnJobFinish
+	// (calling Script.OnJobFinish too, if set), and, when Interactive and
+	// Script.Progress is nil, its Progress: tc.map and tc.barrier typed at
+	// the prompt show a progress bar (ProgressLine) when they take longer
+	// than ProgressDelay.
 	Script script.Config
+
+	// ProgressDelay is how long a foreground tc.map or tc.barrier runs
+	// before its progress bar appears; 0 means DefaultProgressDelay.
+	ProgressDelay time.Duration
+
+	// OnStart, if set, is called once the shell's output writers exist,
+	// before the first statement runs, with the writers the session uses
+	// (in interactive mode they print above the prompt without breaking
+	// the line being typed). They may be used from any goroutine until Run
+	// returns. drover uses them for the print output of its engines.
+	OnStart func(stdout, stderr io.Writer)
 }
 
 // shell is the state of one Run.
@@ -85,6 +99,9 @@ type shell struct {
 	errw   io.Writer // standard error, likewise
 	sess   *script.Session
 	notify *Notifier // nil when not interactive
+	// progress draws the progress bars of foreground statements; nil when
+	// not interactive.
+	progress *ProgressLine
 
 	jobsNew starlark.Callable // the session's jobs.new, for %bg EXPR
 
@@ -156,11 +173,17 @@ func (sh *shell) newSession(onFinish func(*bgjob.Job)) error {
 			user(j)
 		}
 	}
+	if sh.progress != nil && sc.Progress == nil {
+		sc.Progress = sh.progress.Start
+	}
 	sess, err := script.NewSession(&sc)
 	if err != nil {
 		return fmt.Errorf("shell: start session: %w", err)
 	}
 	sh.sess = sess
+	if sh.cfg.OnStart != nil {
+		sh.cfg.OnStart(sh.out, sh.errw)
+	}
 	sh.jobsNew = lookupJobsNew(sess.Globals())
 	return nil
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,78 +16,113 @@ import (
 // ansiSeq matches the escape sequences readline writes.
 var ansiSeq = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-// TestDroverStartsShell runs `drover` with no arguments on a pty: the
-// interactive shell answers, and Ctrl-D leaves it. (The shell's behaviour
-// is tested in depth in package shell.)
-func TestDroverStartsShell(t *testing.T) {
-	t.Parallel()
-	cmd := droverCmd(t)
+// ptyDrover is the real drover program running on a pseudo-terminal.
+type ptyDrover struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	f    *os.File
+	done chan struct{} // closed when the reader has stopped
+
+	mu      sync.Mutex
+	raw     bytes.Buffer  // everything drover wrote
+	changed chan struct{} // closed (and replaced) when raw grows
+}
+
+// startPTY starts drover with args on an 80x24 pty.
+func startPTY(t *testing.T, args ...string) *ptyDrover {
+	t.Helper()
+	cmd := droverCmd(t, args...)
 	cmd.Env = append(cmd.Env, "TERM=xterm")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	p := &ptyDrover{t: t, cmd: cmd, f: f, done: make(chan struct{}), changed: make(chan struct{})}
+	go p.read()
+	t.Cleanup(func() {
+		f.Close()
+		<-p.done
+	})
+	return p
+}
 
-	var mu sync.Mutex
-	var raw bytes.Buffer
-	changed := make(chan struct{})
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		buf := make([]byte, 4096)
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				mu.Lock()
-				raw.Write(buf[:n])
-				close(changed)
-				changed = make(chan struct{})
-				mu.Unlock()
-				// Answer readline's cursor position queries as a
-				// terminal would (the position does not matter here).
-				for range bytes.Count(buf[:n], []byte("\x1b[6n")) {
-					f.Write([]byte("\x1b[1;1R"))
-				}
-			}
-			if err != nil {
-				return
+func (p *ptyDrover) read() {
+	defer close(p.done)
+	buf := make([]byte, 4096)
+	for {
+		n, err := p.f.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			p.raw.Write(buf[:n])
+			close(p.changed)
+			p.changed = make(chan struct{})
+			p.mu.Unlock()
+			// Answer readline's cursor position queries as a terminal
+			// would (the position does not matter here).
+			for range bytes.Count(buf[:n], []byte("\x1b[6n")) {
+				p.f.Write([]byte("\x1b[1;1R"))
 			}
 		}
-	}()
-	text := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		s := ansiSeq.ReplaceAllString(raw.String(), "")
-		return strings.ReplaceAll(s, " \b", "") // readline's line-edge trick
-	}
-	waitFor := func(re string) {
-		t.Helper()
-		r := regexp.MustCompile(re)
-		timer := time.NewTimer(waitTimeout)
-		defer timer.Stop()
-		for {
-			mu.Lock()
-			ch := changed
-			mu.Unlock()
-			if r.MatchString(text()) {
-				return
-			}
-			select {
-			case <-ch:
-			case <-timer.C:
-				t.Fatalf("timed out waiting for %q in %q", re, text())
-			}
+		if err != nil {
+			return
 		}
 	}
+}
 
-	waitFor(`>>> $`)
-	f.Write([]byte("1+2\r"))
-	waitFor(`>>> 1\+2\r\n3\r\n>>> $`)
-	f.Write([]byte("\x04"))
-	if code := exitCodeOf(t, waitWithDeadline(t, cmd)); code != ExitOK {
-		t.Errorf("status %d, want 0; output %q", code, text())
+// rawText returns everything drover wrote.
+func (p *ptyDrover) rawText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.raw.String()
+}
+
+// text returns what drover wrote without escape sequences.
+func (p *ptyDrover) text() string {
+	s := ansiSeq.ReplaceAllString(p.rawText(), "")
+	return strings.ReplaceAll(s, " \b", "") // readline's line-edge trick
+}
+
+// waitFor waits until text() matches re.
+func (p *ptyDrover) waitFor(re string) {
+	p.t.Helper()
+	r := regexp.MustCompile(re)
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		if r.MatchString(p.text()) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			p.t.Fatalf("timed out waiting for %q in %q", re, p.text())
+		}
 	}
-	f.Close()
-	<-readDone
+}
+
+// send types s.
+func (p *ptyDrover) send(s string) { p.f.Write([]byte(s)) }
+
+// exit sends Ctrl-D and waits for drover to exit; it returns the status.
+func (p *ptyDrover) exit() int {
+	p.t.Helper()
+	p.send("\x04")
+	return exitCodeOf(p.t, waitWithDeadline(p.t, p.cmd))
+}
+
+// TestDroverStartsShell runs `drover` with no arguments on a pty: the
+// interactive shell answers, and Ctrl-D leaves it. (The shell's behaviour
+// is tested in depth in package shell.)
+func TestDroverStartsShell(t *testing.T) {
+	t.Parallel()
+	p := startPTY(t)
+	p.waitFor(`>>> $`)
+	p.send("1+2\r")
+	p.waitFor(`>>> 1\+2\r\n3\r\n>>> $`)
+	if code := p.exit(); code != ExitOK {
+		t.Errorf("status %d, want 0; output %q", code, p.text())
+	}
 }

@@ -28,6 +28,7 @@ type runOptions struct {
 	session   sessionOptions
 	noWait    bool
 	statusNew bool
+	progress  bool
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -39,10 +40,12 @@ func newRunCommand(a *app) *cobra.Command {
 object and the other predeclared names); argv is [FILE.star, ARGS...].
 FILE.star "-" reads the script from standard input.
 
-An uncaught error prints its Starlark backtrace on standard error and exits
-with status 1. At the end of the script, drover run waits for the running
-non-daemon jobs (unless --no-wait), then kills the jobs still running.
-Flags after FILE.star are passed to the script.
+The script's tc is a task farm of --engines in-process engines (see
+docs/tasks.md). An uncaught error prints its Starlark backtrace on standard
+error and exits with status 1. At the end of the script, drover run waits for
+the running non-daemon jobs (unless --no-wait), then kills the jobs still
+running and stops the task farm (tasks not finished by then are dropped: wait
+for them with tc.barrier). Flags after FILE.star are passed to the script.
 
 Exit status: 0 success, 1 uncaught error, 2 usage error or unreadable
 FILE.star, 130 interrupted by Ctrl-C.`,
@@ -59,6 +62,7 @@ FILE.star, 130 interrupted by Ctrl-C.`,
 	cmd.Flags().SetInterspersed(false) // flags after FILE.star belong to the script
 	cmd.Flags().BoolVar(&opts.noWait, "no-wait", false, "do not wait for running jobs at the end of the script (they are killed)")
 	cmd.Flags().BoolVar(&opts.statusNew, "status-new", false, "print a line on standard error as each job finishes")
+	cmd.Flags().BoolVar(&opts.progress, "progress", false, "show a progress bar for a tc.map or tc.barrier that takes more than half a second, when standard output is a terminal")
 	opts.session.addFlags(cmd)
 	return cmd
 }
@@ -66,16 +70,39 @@ FILE.star, 130 interrupted by Ctrl-C.`,
 // runScript is drover run; args is FILE.star and the script's arguments.
 func (a *app) runScript(ctx context.Context, opts *runOptions, args []string) error {
 	file := args[0]
+	if err := opts.session.farm.check(); err != nil {
+		return exitCode(ExitUsage, fmt.Errorf("run: %w", err))
+	}
 	src, err := a.readScript(file)
 	if err != nil {
 		return exitCode(ExitUsage, fmt.Errorf("run: %w", err))
 	}
 
 	var mu sync.Mutex // one lock for both streams keeps their order
-	out := lockedWriter{mu: &mu, w: a.io.Out}
-	errw := lockedWriter{mu: &mu, w: a.io.Err}
-	sc := opts.session.config(args)
+	var out, errw io.Writer = lockedWriter{mu: &mu, w: a.io.Out}, lockedWriter{mu: &mu, w: a.io.Err}
+	var progress *shell.ProgressLine
+	if opts.progress && isTerminal(a.io.Out) {
+		progress = shell.NewProgressLine(out, func() int { return shell.TermWidth(a.io.Out) }, 0)
+		out, errw = progress.Writer(out), progress.Writer(errw)
+	}
+	engineOut := &engineOutput{}
+	engineOut.set(out)
+	defer engineOut.set(nil)
+	farm, err := opts.session.farm.openFarm(ctx, engineOut)
+	if err != nil {
+		return exitCode(ExitFailure, fmt.Errorf("run %s: start the task farm: %w", file, err))
+	}
+	defer func() {
+		engineOut.set(nil)
+		if err := closeFarm(farm); err != nil {
+			fmt.Fprintf(errw, "drover: run %s: %v\n", file, err)
+		}
+	}()
+	sc := opts.session.config(args, farm)
 	sc.Stdout, sc.Stderr = out, errw
+	if progress != nil {
+		sc.Progress = progress.Start
+	}
 	var notifier *shell.Notifier
 	if opts.statusNew {
 		notifier = shell.NewNotifier(errw)

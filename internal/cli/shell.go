@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,15 +17,18 @@ import (
 // shellOptions are the flags of drover shell (and of drover with no
 // arguments).
 type shellOptions struct {
-	session   sessionOptions
-	stateDir  string
-	noHistory bool
+	session       sessionOptions
+	stateDir      string
+	noHistory     bool
+	progressDelay time.Duration
 }
 
 func (o *shellOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.stateDir, "state-dir", "",
 		"directory for the shell's history (default $"+shell.StateDirEnv+", else $XDG_STATE_HOME/drover, else ~/.local/state/drover)")
 	cmd.Flags().BoolVar(&o.noHistory, "no-history", false, "do not read or write the history file")
+	cmd.Flags().DurationVar(&o.progressDelay, "progress-delay", shell.DefaultProgressDelay, "how long a tc.map or tc.barrier at the prompt runs before its progress bar appears")
+	_ = cmd.Flags().MarkHidden("progress-delay") // for tests
 	o.session.addFlags(cmd)
 }
 
@@ -36,8 +41,11 @@ func newShellCommand(a *app) *cobra.Command {
 
 Type Starlark statements at the >>> prompt; the jobs object runs work in the
 background, and %help lists the shell's magics (%bg, %jobs, %kill). A line
-is printed when a background job finishes. Ctrl-C interrupts the running
-statement; Ctrl-D exits, asking before it kills running jobs.
+is printed when a background job finishes. tc is a task farm of --engines
+in-process engines (see docs/tasks.md); a tc.map or tc.barrier that takes more
+than half a second shows a progress bar. Ctrl-C interrupts the running
+statement; Ctrl-D exits, asking before it kills running jobs (the task farm
+stops with the shell).
 
 When standard input is not a terminal, the shell reads statements without
 prompts and, at the end of its input, waits for the running jobs.`,
@@ -52,6 +60,9 @@ prompts and, at the end of its input, waits for the running jobs.`,
 
 // runShell runs the shell with opts.
 func (a *app) runShell(ctx context.Context, opts *shellOptions) error {
+	if err := opts.session.farm.check(); err != nil {
+		return exitCode(ExitUsage, fmt.Errorf("shell: %w", err))
+	}
 	interactive := isTerminal(a.io.In) && isTerminal(a.io.Out)
 	history := ""
 	if interactive && !opts.noHistory {
@@ -67,15 +78,26 @@ func (a *app) runShell(ctx context.Context, opts *shellOptions) error {
 			history = filepath.Join(dir, shell.HistoryFileName)
 		}
 	}
-	err := shell.Run(ctx, &shell.Config{
-		Stdin:       a.io.In,
-		Stdout:      a.io.Out,
-		Stderr:      a.io.Err,
-		Interactive: interactive,
-		HistoryFile: history,
-		Interrupt:   a.io.Interrupt,
-		Script:      opts.session.config(nil),
+	engineOut := &engineOutput{}
+	farm, err := opts.session.farm.openFarm(ctx, engineOut)
+	if err != nil {
+		return exitCode(ExitFailure, fmt.Errorf("shell: start the task farm: %w", err))
+	}
+	err = shell.Run(ctx, &shell.Config{
+		Stdin:         a.io.In,
+		Stdout:        a.io.Out,
+		Stderr:        a.io.Err,
+		Interactive:   interactive,
+		HistoryFile:   history,
+		Interrupt:     a.io.Interrupt,
+		Script:        opts.session.config(nil, farm),
+		ProgressDelay: opts.progressDelay,
+		OnStart:       func(stdout, _ io.Writer) { engineOut.set(stdout) },
 	})
+	engineOut.set(nil)
+	if cerr := closeFarm(farm); cerr != nil {
+		fmt.Fprintf(a.io.Err, "drover: %v\n", cerr)
+	}
 	switch {
 	case err == nil:
 		return nil
