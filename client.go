@@ -29,7 +29,8 @@ type Client interface {
 	// task that failed, and any task aborted or timed out, returns its
 	// *TaskError as the error (errors.Is with ErrTaskFailed,
 	// ErrTaskAborted, ErrTaskTimeout, ErrEngineLost...). An unknown or
-	// cleared id: "task ID not registered: 7" (ErrNotFound).
+	// cleared id: "task ID not registered: 7" (ErrNotFound). The value may
+	// be shared with other callers: treat it as read-only.
 	Result(ctx context.Context, id TaskID) (any, error)
 	// Poll is Result without waiting: done reports whether the task has
 	// finished (the seed's get_task_result(id, block=False)).
@@ -69,7 +70,10 @@ type Client interface {
 	// input order), and values holds the others' results.
 	Map(ctx context.Context, proto *Task, seqs ...[]any) (values []any, err error)
 	// MapAsync is Map without waiting: it returns the tasks' ids, in input
-	// order.
+	// order. Every element is checked before any task is submitted; if
+	// submitting fails part way (ctx ended, the client closed), the ids of
+	// the tasks already submitted are returned with the error (Map leaves
+	// those tasks to run).
 	MapAsync(ctx context.Context, proto *Task, seqs ...[]any) ([]TaskID, error)
 	// Parallel returns Map bound to proto (the seed's parallel decorator).
 	Parallel(proto *Task) func(ctx context.Context, seqs ...[]any) ([]any, error)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -55,7 +56,8 @@ type Config struct {
 	// engines. Defaults to engine.DefaultStepBudget.
 	StepBudget uint64
 	// Print receives the output of Starlark's print on the engines, with
-	// the engine's id. nil: discarded. Called from the engines' goroutines.
+	// the engine's id. nil: discarded. Called from the engines' goroutines,
+	// concurrently when several engines print.
 	Print func(engine EngineID, msg string)
 	// Logger receives diagnostics. nil: discarded.
 	Logger *slog.Logger
@@ -73,9 +75,9 @@ type Farm struct {
 	hub *memtransport.Hub
 	cfg Config // immutable after Open
 
-	// mu guards engines and closed.
+	// mu guards engines, closed and nextIdx.
 	mu      sync.Mutex
-	engines []*farmEngine
+	engines []*farmEngine // engines whose goroutine has not ended (also removed ones)
 	closed  bool
 	nextIdx int
 
@@ -89,11 +91,12 @@ type Farm struct {
 
 // farmEngine is one of the farm's engines.
 type farmEngine struct {
-	id   EngineID // set once registered (guarded by Farm.mu); NoEngine before
-	e    *engine.Engine
-	end  transport.EngineEnd
-	stop context.CancelFunc
-	done chan struct{}
+	id      EngineID // set once registered (guarded by Farm.mu); NoEngine before
+	removed bool     // stopped by RemoveEngine or a failed AddEngine (guarded by Farm.mu)
+	e       *engine.Engine
+	end     transport.EngineEnd
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // Open starts an in-process farm: a controller and cfg.Engines engines
@@ -172,7 +175,7 @@ func Open(ctx context.Context, cfg *Config) (*Farm, error) {
 			err = f.registered(ctx, fe)
 		}
 		if err != nil {
-			_ = f.closeNow()
+			_ = f.closeNow(context.Background())
 			return nil, fmt.Errorf("open farm: engine %d: %w", i, err)
 		}
 	}
@@ -217,12 +220,34 @@ func (f *Farm) startEngine(props map[string]any) (*farmEngine, error) {
 			f.cfg.Logger.Warn("farm: engine stopped", "engine", e.ID(), "err", err)
 		}
 		_ = fe.end.Close()
+		fe.stop()
+		f.forget(fe)
 	}()
 	return fe, nil
 }
 
+// forget takes fe off the farm's list of engines.
+func (f *Farm) forget(fe *farmEngine) {
+	f.mu.Lock()
+	f.engines = slices.DeleteFunc(f.engines, func(x *farmEngine) bool { return x == fe })
+	f.mu.Unlock()
+}
+
+// drop stops fe as a crash would: its transport end is closed (the
+// controller finds it lost) and its Serve is cancelled; RemoveEngine no
+// longer finds it. It does not wait for its goroutine (Close does).
+func (f *Farm) drop(fe *farmEngine) {
+	f.mu.Lock()
+	fe.removed = true
+	f.mu.Unlock()
+	_ = fe.end.Close()
+	fe.stop()
+}
+
 // AddEngine starts one more engine with properties props and waits until it
-// has registered; it returns its id.
+// has registered; it returns its id. If ctx ends first, the engine is
+// stopped (the controller finds it lost if it had registered) and
+// AddEngine returns ctx's error.
 func (f *Farm) AddEngine(ctx context.Context, props map[string]any) (EngineID, error) {
 	if err := drovertype.ValidateProperties(props); err != nil {
 		return drovertype.NoEngine, fmt.Errorf("add engine: %w", err)
@@ -232,6 +257,7 @@ func (f *Farm) AddEngine(ctx context.Context, props map[string]any) (EngineID, e
 		return drovertype.NoEngine, err
 	}
 	if err := f.registered(ctx, fe); err != nil {
+		f.drop(fe)
 		return drovertype.NoEngine, fmt.Errorf("add engine: %w", err)
 	}
 	return fe.id, nil
@@ -252,16 +278,19 @@ func (f *Farm) registered(ctx context.Context, fe *farmEngine) error {
 // RemoveEngine stops engine id abruptly, as a crash would: its transport
 // end is closed, so the controller finds it lost (its attempts fail with
 // EngineLost, retried elsewhere when they have retries left). It waits
-// until the engine's goroutine has ended.
-func (f *Farm) RemoveEngine(id EngineID) error {
+// until the engine's goroutine has ended, which takes as long as the
+// attempt it is running needs to stop (a Go function that ignores its ctx
+// runs on), or until ctx ends: then it returns ctx's error, and the engine
+// is gone for the controller all the same. An id that is not one of the
+// farm's running engines: ErrNotFound.
+func (f *Farm) RemoveEngine(ctx context.Context, id EngineID) error {
 	f.mu.Lock()
 	var fe *farmEngine
-	for _, x := range f.engines {
-		if x.id == id {
-			select {
-			case <-x.done:
-			default:
+	if id != drovertype.NoEngine {
+		for _, x := range f.engines {
+			if x.id == id && !x.removed {
 				fe = x
+				break
 			}
 		}
 	}
@@ -269,37 +298,52 @@ func (f *Farm) RemoveEngine(id EngineID) error {
 	if fe == nil {
 		return fmt.Errorf("remove engine %d: %w", id, drovertype.NewTaskError(drovertype.NotFound, "KeyError", "no engine with id "+strconv.Itoa(int(id))))
 	}
-	_ = fe.end.Close()
-	fe.stop()
-	<-fe.done
-	return nil
+	f.drop(fe)
+	select {
+	case <-fe.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("remove engine %d: %w", id, ctx.Err())
+	}
 }
 
 // Close stops the farm gracefully: no more requests, the running attempts
 // end (their results are delivered to waiting callers), then the engines
 // shut down. If ctx ends first, everything stops at once and Close returns
-// ctx's error. Close returns when every goroutine of the farm has ended;
-// closing twice is safe.
+// ctx's error. Close returns when every goroutine of the farm has ended,
+// or when ctx ends: an engine running a Go function that ignores its ctx
+// then ends in the background, when the function returns. Closing twice is
+// safe (the second Close returns the first one's error).
 func (f *Farm) Close(ctx context.Context) error {
 	f.closeOnce.Do(func() {
 		err := f.ctl.Stop(ctx)
-		f.closeErr = errors.Join(err, f.closeNow())
+		f.closeErr = errors.Join(err, f.closeNow(ctx))
 	})
 	return f.closeErr
 }
 
 // closeNow stops the controller (if still running) and the engines, and
-// waits for them.
-func (f *Farm) closeNow() error {
-	ctx, cancel := context.WithCancel(context.Background())
+// waits for the engines' goroutines until ctx ends.
+func (f *Farm) closeNow(ctx context.Context) error {
+	now, cancel := context.WithCancel(context.Background())
 	cancel()
-	_ = f.ctl.Stop(ctx) // no-op if already stopped
+	_ = f.ctl.Stop(now) // no-op if already stopped
 	f.mu.Lock()
 	f.closed = true
+	engines := slices.Clone(f.engines)
 	f.mu.Unlock()
 	f.stopServe()
-	f.wg.Wait()
-	return f.hub.Controller().Close()
+	var err error
+	for _, fe := range engines {
+		select {
+		case <-fe.done:
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("close farm: engine %d still running: %w", fe.e.ID(), ctx.Err())
+			}
+		}
+	}
+	return errors.Join(err, f.hub.Controller().Close())
 }
 
 // Controller returns the farm's controller.

@@ -118,6 +118,9 @@ func TestMap(t *testing.T) {
 	if v, err := f.Result(ctx, ids[1]); v != int64(6) || err != nil {
 		t.Fatalf("Result = %v, %v", v, err)
 	}
+	if err := f.Barrier(ctx, ids...); err != nil { // ids[0] may run on the other engine
+		t.Fatal(err)
+	}
 	// Bad input: nothing is submitted.
 	before, _ := f.QueueCounts(ctx)
 	for _, tc := range []struct {
@@ -213,7 +216,7 @@ func TestEngineLostRetried(t *testing.T) {
 	}
 	<-b.started
 	victim := runningOn(t, f, id)
-	if err := f.RemoveEngine(victim); err != nil {
+	if err := f.RemoveEngine(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
 	<-b.started // the retry, on the other engine
@@ -230,13 +233,13 @@ func TestEngineLostRetried(t *testing.T) {
 	once, _ := drover.NewMapTask("block", nil, nil, drover.Options{})
 	id, _ = g.Run(ctx, once)
 	<-b2.started
-	if err := g.RemoveEngine(0); err != nil {
+	if err := g.RemoveEngine(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.Result(ctx, id); !errors.Is(err, drover.ErrEngineLost) {
 		t.Fatalf("Result = %v", err)
 	}
-	if err := g.RemoveEngine(0); !errors.Is(err, drover.ErrNotFound) {
+	if err := g.RemoveEngine(ctx, 0); !errors.Is(err, drover.ErrNotFound) {
 		t.Fatalf("second RemoveEngine = %v", err)
 	}
 }
@@ -534,4 +537,29 @@ func TestCommandTask(t *testing.T) {
 	if _, err := g.Result(ctx, id); !errors.Is(err, drover.ErrTaskTimeout) {
 		t.Fatalf("Result = %v", err)
 	}
+}
+
+// TestResultNotHeldBehindLongTask: a task's result is delivered while the
+// task queued behind it on the same engine (the window) still runs.
+func TestResultNotHeldBehindLongTask(t *testing.T) {
+	t.Parallel()
+	b := newBlocker()
+	f := drovertest.NewFarm(t, &drover.Config{Engines: 1, Window: 8,
+		Registry: drovertest.Registry(t, map[string]drover.Func{"add": add, "block": b.fn})})
+	quick, _ := drover.NewMapTask("add", []any{int64(2)}, nil, drover.Options{})
+	long, _ := drover.NewMapTask("block", nil, nil, drover.Options{})
+	q, err := f.Run(t.Context(), quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Run(t.Context(), long); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if v, err := f.Result(ctx, q); v != int64(2) || err != nil {
+		t.Fatalf("Result(quick) = %v, %v while the long task runs", v, err)
+	}
+	close(b.release)
 }

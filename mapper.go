@@ -13,11 +13,19 @@ type runner interface {
 	Results(ctx context.Context, ids []TaskID) ([]any, []error, error)
 }
 
+// batchRunner is a runner that submits many tasks in one go (the remote
+// client: one request per batch rather than one per task). runBatch
+// submits proto with each row as its Args, in order, and returns the ids
+// queued; its error names the failing element ("element 3: ...").
+type batchRunner interface {
+	runBatch(ctx context.Context, proto *Task, rows [][]any) ([]TaskID, error)
+}
+
 // mapAsync submits one map task per zipped element of seqs (the seed's
 // TaskMapper with block=False).
 func mapAsync(ctx context.Context, r runner, proto *Task, seqs [][]any) ([]TaskID, error) {
 	if proto == nil {
-		return nil, fmt.Errorf("map: %w", drovertype.NewTypeError(drovertype.MsgNotATask))
+		return nil, fmt.Errorf("map: %w", drovertype.NewNotATask())
 	}
 	if proto.Kind != drovertype.MapTask {
 		return nil, fmt.Errorf("map: %w", drovertype.NewTypeError(
@@ -52,6 +60,13 @@ func mapAsync(ctx context.Context, r runner, proto *Task, seqs [][]any) ([]TaskI
 		rows[i] = row
 	}
 	tk := *proto // Run copies it: one prototype serves every element
+	if br, ok := r.(batchRunner); ok {
+		ids, err := br.runBatch(ctx, &tk, rows)
+		if err != nil {
+			return ids, fmt.Errorf("map: %w", err)
+		}
+		return ids, nil
+	}
 	ids := make([]TaskID, n)
 	for i, row := range rows {
 		tk.Args = row

@@ -21,7 +21,9 @@ import (
 // they were made, so a Run followed by an Abort of the returned id always
 // finds the task). Run does not wait for the loop: it validates and copies
 // the task, takes the next id and queues the request. Every other method
-// waits for the loop's answer, honouring its ctx.
+// waits for the loop's answer, honouring its ctx: a method that returns
+// ctx's error before the loop got to its request leaves the controller as
+// it was (the loop drops such requests).
 //
 // A Controller is safe for concurrent use. Create it with New, then Start
 // it; Stop it when done.
@@ -142,6 +144,9 @@ func (c *Controller) pump(ctx context.Context, out chan<- []transport.FromEngine
 			}
 			return
 		}
+		if len(msgs) == 0 {
+			continue // nothing to do (a nil batch tells the loop the transport is down)
+		}
 		select {
 		case out <- msgs:
 		case <-ctx.Done():
@@ -226,6 +231,11 @@ func (c *Controller) call(ctx context.Context, r request) (response, error) {
 	}
 	select {
 	case resp := <-r.reply:
+		if resp.err == errClosed {
+			// Failed unserved when the controller stopped: the caller
+			// names the operation.
+			return response{}, errClosed
+		}
 		return resp, nil
 	case <-ctx.Done():
 		return response{}, ctx.Err()
@@ -268,7 +278,7 @@ func (c *Controller) Run(ctx context.Context, t *drovertype.Task) (drovertype.Ta
 // prepare validates and copies t and compiles its depend constraints.
 func (c *Controller) prepare(t *drovertype.Task) (*task, error) {
 	if t == nil {
-		return nil, fmt.Errorf("run: %w", drovertype.NewTypeError(drovertype.MsgNotATask))
+		return nil, fmt.Errorf("run: %w", drovertype.NewNotATask())
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -373,6 +383,10 @@ func chainLen(t *drovertype.Task) int {
 //   - an unknown or cleared id: the seed's IndexError "task ID not
 //     registered: 7" (kind NotFound).
 //
+// The value is the one stored for the task, shared with every caller of
+// Result, Poll and Results: treat it as read-only (copy it with
+// drovertype.CloneValue to change it).
+//
 // If ctx ends first, Result returns ctx's error; the task is not affected.
 func (c *Controller) Result(ctx context.Context, id drovertype.TaskID) (any, error) {
 	resp, err := c.call(ctx, request{op: opWait, wait: waitOne, ids: []drovertype.TaskID{id}})
@@ -399,7 +413,9 @@ func (c *Controller) Poll(ctx context.Context, id drovertype.TaskID) (value any,
 // return. The error is ctx's or ErrClosed only. One request serves them
 // all (Map uses it).
 func (c *Controller) Results(ctx context.Context, ids []drovertype.TaskID) (values []any, errs []error, err error) {
-	resp, err := c.call(ctx, request{op: opWait, wait: waitAll, ids: ids})
+	// The loop keeps the ids until the tasks finish; the caller may reuse
+	// its slice as soon as this returns (ctx ended): the loop gets a copy.
+	resp, err := c.call(ctx, request{op: opWait, wait: waitAll, ids: slices.Clone(ids)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: %w", err)
 	}
@@ -414,7 +430,7 @@ func (c *Controller) Results(ctx context.Context, ids []drovertype.TaskID) (valu
 // finished. It returns ctx's error if ctx ends first, or ErrClosed if the
 // controller stops.
 func (c *Controller) Barrier(ctx context.Context, ids ...drovertype.TaskID) error {
-	resp, err := c.call(ctx, request{op: opWait, wait: waitNone, ids: ids})
+	resp, err := c.call(ctx, request{op: opWait, wait: waitNone, ids: slices.Clone(ids)})
 	if err == nil {
 		err = resp.err
 	}
@@ -487,7 +503,7 @@ func (c *Controller) QueueCounts(ctx context.Context) (drovertype.QueueCounts, e
 // 8" (kind NotFound); queued and running tasks are not affected. No ids:
 // 0, nil.
 func (c *Controller) Clear(ctx context.Context, ids ...drovertype.TaskID) (int, error) {
-	resp, err := c.call(ctx, request{op: opClear, ids: ids})
+	resp, err := c.call(ctx, request{op: opClear, ids: slices.Clone(ids)})
 	if err != nil {
 		return 0, fmt.Errorf("clear: %w", err)
 	}
@@ -544,7 +560,8 @@ func (c *Controller) WaitEngine(ctx context.Context, addr string) (drovertype.En
 
 // Call performs a namespace or property operation on engine id (push,
 // pull, execute, reset, keys, and the property operations; see
-// transport.CallOp) and returns the engine's reply value. It runs in the
+// transport.CallOp) and returns the engine's reply value. The engine gets a
+// copy of call's values and names. It runs in the
 // engine's command order, behind the attempts already assigned to it. The
 // controller sets call.ID. Errors: no such engine (kind NotFound); the
 // engine was lost before it replied (EngineLost); the engine's own error
@@ -552,6 +569,11 @@ func (c *Controller) WaitEngine(ctx context.Context, addr string) (drovertype.En
 // Properties changed by the call are taken into the controller's cached
 // copy (what depend sees), without triggering scheduling.
 func (c *Controller) Call(ctx context.Context, id drovertype.EngineID, call transport.Call) (any, error) {
+	// The engine gets a copy: the caller may change its values as soon as
+	// Call returns, which it does when ctx ends, maybe before the engine
+	// has read them.
+	call.Values = cloneDict(call.Values)
+	call.Names = slices.Clone(call.Names)
 	resp, err := c.call(ctx, request{op: opCall, engine: id, callMsg: &call})
 	if err == nil {
 		err = resp.err

@@ -109,8 +109,9 @@ func TestRunInvalid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFarm(t, nil)
 		_, err := f.c.Run(context.Background(), nil)
-		if err == nil || err.Error() != "run: task must be a Task object!" || !errors.Is(err, drovertype.ErrInvalidArgument) {
-			t.Fatalf("Run(nil) = %v", err)
+		if err == nil || err.Error() != "run: task must be a Task object!" || !errors.Is(err, drovertype.ErrInvalidArgument) ||
+			!errors.Is(err, &drovertype.TaskError{Kind: drovertype.InvalidArgument, Type: "AssertionError"}) {
+			t.Fatalf("Run(nil) = %v (the seed's AssertionError)", err)
 		}
 		_, err = f.c.Run(context.Background(), &drovertype.Task{Kind: drovertype.MapTask})
 		if err == nil || err.Error() != "run: a task function must be a FunctionType" {

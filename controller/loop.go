@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,8 @@ type loop struct {
 	nsucceeded, nfailed int // finished tasks by outcome
 	assigned            int // attempts assigned to engines
 
-	engines     []*engine // by id; ids are never reused
+	engines     map[drovertype.EngineID]*engine // live engines by id
+	nextEngine  drovertype.EngineID             // ids are never reused
 	byAddr      map[string]*engine
 	live        int // engines not gone
 	busy        int // live engines with attempts or serving a penalty
@@ -67,6 +69,7 @@ func newLoop(c *Controller) *loop {
 		c:           c,
 		cfg:         &c.cfg,
 		log:         c.cfg.Logger,
+		engines:     make(map[drovertype.EngineID]*engine),
 		byAddr:      make(map[string]*engine),
 		calls:       make(map[transport.CallID]*pendingCall),
 		groups:      make(map[groupKey]*group),
@@ -126,9 +129,6 @@ func (l *loop) shutdown() {
 	l.penTimer.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	for _, e := range l.engines {
-		if e.gone {
-			continue
-		}
 		err := l.c.end.Send(ctx, e.addr, transport.ToEngine{Shutdown: &transport.Shutdown{Reason: "controller stopped"}})
 		if err != nil {
 			l.log.Debug("controller: shutdown message not sent", "engine", e.id, "err", err)
@@ -195,6 +195,12 @@ func (l *loop) drain() {
 }
 
 func (l *loop) serve(r *request) {
+	if r.ctx != nil && r.ctx.Err() != nil {
+		// The caller gave up before the loop got to its request and was
+		// told so: the request must not take effect.
+		r.fail(r.ctx.Err())
+		return
+	}
 	switch r.op {
 	case opPoll:
 		t := l.get(r.id)
@@ -291,17 +297,22 @@ func (l *loop) runTask(t *task) {
 // the scheduler, as the seed's add_task + distributeTasks.
 func (l *loop) enqueue(t *task) {
 	t.state = drovertype.Queued
+	l.schedAdd(t)
+	if l.sched.NumEngines() > 0 {
+		l.distribute()
+	} else {
+		l.idleDirty = true
+	}
+}
+
+// schedAdd adds t to the scheduler's queue.
+func (l *loop) schedAdd(t *task) {
 	item := scheduler.Item{ID: t.id}
 	if t.grp != nil {
 		item.Group = t.grp.id
 	}
 	if err := l.sched.AddTask(item); err != nil {
 		l.log.Error("controller: scheduler refused a task", "task", t.id, "err", err)
-	}
-	if l.sched.NumEngines() > 0 {
-		l.distribute()
-	} else {
-		l.idleDirty = true
 	}
 }
 
@@ -376,6 +387,13 @@ func (l *loop) dispatch() bool {
 		}
 		any = true
 		t, e := l.get(tid), l.engines[eid]
+		if e == nil {
+			l.log.Error("controller: scheduler chose an engine that is gone", "engine", eid)
+			if t != nil && t.state == drovertype.Queued {
+				l.schedAdd(t) // cannot happen: the scheduler drops lost engines
+			}
+			continue
+		}
 		e.idle = false
 		if t == nil || t.state != drovertype.Queued {
 			l.log.Error("controller: scheduler chose a task that is not queued", "task", tid)
@@ -463,7 +481,10 @@ func (l *loop) penalize(e *engine) {
 		l.sched.RemoveEngine(e.id)
 		e.idle = false
 	}
-	at := time.Now().Add(l.cfg.FailurePenalty).UnixNano()
+	// A time with a monotonic reading: the penalty is not stretched or cut
+	// short by a change of the wall clock.
+	at := time.Now().Add(l.cfg.FailurePenalty)
+	e.penEnd = at // a later failure's penalty replaces an earlier one
 	l.penalties = append(l.penalties, penalty{at: at, eng: e})
 	if len(l.penalties)-l.penHead == 1 {
 		l.penTimer.Reset(l.cfg.FailurePenalty)
@@ -472,13 +493,13 @@ func (l *loop) penalize(e *engine) {
 
 // readmitDue ends the penalties that are due.
 func (l *loop) readmitDue() {
-	now := time.Now().UnixNano()
-	for l.penHead < len(l.penalties) && l.penalties[l.penHead].at <= now {
+	now := time.Now()
+	for l.penHead < len(l.penalties) && !l.penalties[l.penHead].at.After(now) {
 		e := l.penalties[l.penHead].eng
 		l.penalties[l.penHead] = penalty{}
 		l.penHead++
-		if !e.penalized || e.gone || l.penaltyLater(e) {
-			continue
+		if !e.penalized || e.gone || e.penEnd.After(now) {
+			continue // over already, or replaced by a later penalty
 		}
 		e.penalized = false
 		if len(e.inflight) == 0 {
@@ -496,18 +517,7 @@ func (l *loop) readmitDue() {
 		clear(l.penalties[n:])
 		l.penalties, l.penHead = l.penalties[:n], 0
 	}
-	l.penTimer.Reset(time.Duration(l.penalties[l.penHead].at - now))
-}
-
-// penaltyLater reports whether e has a later penalty queued (it failed
-// again while penalized: the later one wins).
-func (l *loop) penaltyLater(e *engine) bool {
-	for _, p := range l.penalties[l.penHead:] {
-		if p.eng == e {
-			return true
-		}
-	}
-	return false
+	l.penTimer.Reset(l.penalties[l.penHead].at.Sub(now))
 }
 
 // ---- attempts ----
@@ -828,7 +838,7 @@ func (l *loop) register(addr string, r *transport.Register) {
 		return
 	}
 	e := &engine{
-		id:     drovertype.EngineID(len(l.engines)),
+		id:     l.nextEngine,
 		addr:   addr,
 		name:   r.Name,
 		caps:   r.Capabilities,
@@ -836,7 +846,8 @@ func (l *loop) register(addr string, r *transport.Register) {
 		window: max(1, min(l.cfg.Window, r.Window)),
 	}
 	e.class = l.classFor(e)
-	l.engines = append(l.engines, e)
+	l.nextEngine++
+	l.engines[e.id] = e
 	l.byAddr[addr] = e
 	l.live++
 	l.log.Info("controller: engine registered", "engine", e.id, "addr", addr, "name", r.Name)
@@ -880,6 +891,7 @@ func (l *loop) lose(e *engine, unstarted []transport.AttemptID) {
 		l.busy--
 	}
 	e.gone = true
+	delete(l.engines, e.id)
 	delete(l.byAddr, e.addr)
 	l.live--
 	if e.idle {
@@ -960,9 +972,6 @@ func (l *loop) releaseClass(c *class) {
 func (l *loop) engineInfos() []drovertype.EngineInfo {
 	out := make([]drovertype.EngineInfo, 0, l.live)
 	for _, e := range l.engines {
-		if e.gone {
-			continue
-		}
 		info := drovertype.EngineInfo{
 			ID:            e.id,
 			Name:          e.name,
@@ -978,19 +987,20 @@ func (l *loop) engineInfos() []drovertype.EngineInfo {
 		}
 		out = append(out, info)
 	}
+	slices.SortFunc(out, func(a, b drovertype.EngineInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
 // call forwards a client's Call to its engine.
 func (l *loop) call(r *request) {
 	id := r.engine
-	if id < 0 || int(id) >= len(l.engines) || l.engines[id].gone {
+	e := l.engines[id]
+	if e == nil {
 		te := drovertype.NewTaskError(drovertype.NotFound, "KeyError", "no engine with id "+itoa(int64(id)))
 		te.EngineID = id
 		r.reply <- response{err: te}
 		return
 	}
-	e := l.engines[id]
 	l.nextCall++
 	msg := *r.callMsg
 	msg.ID = l.nextCall

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/drover-dev/drover/drovertype"
 	"github.com/drover-dev/drover/scheduler"
@@ -130,9 +131,10 @@ type engine struct {
 	// inflight are the tasks assigned to the engine, in assignment order
 	// (the engine runs them in that order).
 	inflight  []*task
-	idle      bool // in the scheduler (has a free slot)
-	penalized bool // serving a failure penalty
-	gone      bool // lost or left; the id is not reused
+	idle      bool      // in the scheduler (has a free slot)
+	penalized bool      // serving a failure penalty
+	penEnd    time.Time // when the penalty ends
+	gone      bool      // lost or left; the id is not reused
 	out       []transport.ToEngine
 	queued    bool // in loop.dirty
 }
@@ -150,7 +152,7 @@ type pendingCall struct {
 
 // penalty is an engine serving its failure penalty until at.
 type penalty struct {
-	at  int64 // UnixNano
+	at  time.Time
 	eng *engine
 }
 

@@ -338,6 +338,11 @@ func NewTypeError(msg string) *TaskError { return NewTaskError(InvalidArgument, 
 // NewValueError returns an InvalidArgument error of Python type ValueError.
 func NewValueError(msg string) *TaskError { return NewTaskError(InvalidArgument, "ValueError", msg) }
 
+// NewNotATask returns the seed's error for something that is not a task
+// where one is expected (a nil *Task): AssertionError "task must be a Task
+// object!" (kind InvalidArgument).
+func NewNotATask() *TaskError { return NewTaskError(InvalidArgument, "AssertionError", MsgNotATask) }
+
 // NewAborted returns the error of an aborted task: kind TaskAborted, type
 // TaskAborted, no message (as the seed).
 func NewAborted(id TaskID) *TaskError {

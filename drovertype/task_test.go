@@ -196,7 +196,7 @@ func TestValidate(t *testing.T) {
 		typ  string
 		msg  string // "" = valid; a prefix ending in "…" matches a prefix
 	}{
-		{"nil task", nil, "TypeError", dt.MsgNotATask},
+		{"nil task", nil, "AssertionError", dt.MsgNotATask},
 		{"zero task", &dt.Task{}, "ValueError", "invalid task kind 0"},
 		{"unknown kind", &dt.Task{Kind: 9}, "ValueError", "invalid task kind 9"},
 		{"map without function", &dt.Task{Kind: dt.MapTask}, "TypeError", dt.MsgTaskFunction},

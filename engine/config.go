@@ -86,7 +86,9 @@ type Config struct {
 // plain data (see drovertype.ValidateValue), owned by the task: the function
 // must not modify them. The result must be plain data too. ctx is cancelled
 // when the attempt is aborted or times out; a function that does not watch
-// it keeps the engine busy until it returns.
+// it keeps the engine busy until it returns. A Func registered with several
+// engines (as a farm's Registry is) is called concurrently, by each engine:
+// it must be safe for concurrent use.
 type Func func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
 
 // Registry maps names to Go functions for map tasks. It is safe for

@@ -24,12 +24,15 @@ const byeTimeout = 5 * time.Second
 //     window) and takes the id of Registered (re-seeding `id`);
 //   - it runs Assign and Call messages one at a time, in arrival order
 //     (interleaved with direct calls of the engine's methods), and answers
-//     with Outcome and Reply messages, batched when several are ready;
+//     with Outcome and Reply messages, batched when several are ready (an
+//     outcome waits at most flushDelay, 500µs, for others to join it while
+//     the next attempt runs; a reply does not wait);
 //   - Cancel of a queued attempt drops it and answers at once with an
 //     Outcome failing with the Cancel's kind; Cancel of the running attempt
 //     stops it (Starlark thread cancelled, command's process group killed,
 //     Go function's ctx cancelled) and its Outcome fails with that kind;
-//   - a property change made by a direct method call is sent as Props;
+//   - a property change made by a direct method call is sent as Props,
+//     before the next command runs;
 //   - on Shutdown or when ctx ends, the running attempt is stopped and
 //     reported (EngineLost), and Bye lists the attempts not started.
 //
@@ -221,27 +224,19 @@ func (s *server) stopLocked() {
 // execute runs queued commands until the server stops, then says goodbye.
 func (s *server) execute(ctx context.Context) error {
 	e := s.e
-	flushAt := max(1, e.window/2)
-	var outbox []transport.FromEngine
-	var sendErr error
-	flush := func(ctx context.Context) {
-		if len(outbox) == 0 || sendErr != nil {
-			return
-		}
-		if err := s.end.Send(ctx, outbox...); err != nil {
-			if ctx.Err() == nil {
-				sendErr = err
-			}
-			return // kept for the goodbye
-		}
-		clear(outbox)
-		outbox = outbox[:0]
+	out := newOutbox(s.end, max(1, e.window/2))
+	stopFlusher := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { out.flusher(ctx, stopFlusher, s.signal) })
+	stop := func() {
+		close(stopFlusher)
+		wg.Wait()
 	}
 	for {
 		s.mu.Lock()
-		for len(s.queue) == 0 && !s.stop && !s.propsDirty && sendErr == nil {
+		for len(s.queue) == 0 && !s.stop && !s.propsDirty && !out.failed() {
 			s.mu.Unlock()
-			flush(ctx)
+			out.flush(ctx)
 			select {
 			case <-s.wake:
 			case <-ctx.Done():
@@ -251,16 +246,16 @@ func (s *server) execute(ctx context.Context) error {
 			}
 			s.mu.Lock()
 		}
-		if s.stop || sendErr != nil {
+		if s.stop || out.failed() {
 			s.stopLocked()
 			s.mu.Unlock()
 			break
 		}
-		if s.propsDirty && len(s.queue) == 0 {
-			s.propsDirty = false
+		if len(s.queue) == 0 {
+			// Only a property change made by a direct call to report.
 			s.mu.Unlock()
 			if e.lock(ctx) == nil {
-				outbox = append(outbox, transport.FromEngine{Props: &transport.Props{Properties: cloneProps(e.props)}})
+				s.takeProps(out)
 				e.unlock()
 			}
 			continue
@@ -281,24 +276,32 @@ func (s *server) execute(ctx context.Context) error {
 		reply := false
 		switch {
 		case it.at != nil:
-			out := e.RunTask(it.at.ctx, it.at.a)
+			o := s.runAttempt(it.at, out)
 			it.at.ctx.cancel(nil)
 			s.mu.Lock()
 			s.running = nil
 			delete(s.attempts, it.at.a.Attempt)
 			stopping := s.stop
 			s.mu.Unlock()
-			if stopping && out.Err != nil && (out.Err.Kind == drovertype.Canceled || out.Err.Kind == drovertype.DeadlineExceeded) {
-				te := drovertype.NewEngineLost(out.TaskID, e.ID())
-				te.Message = fmt.Sprintf("engine %d stopped while running task %d", e.ID(), out.TaskID)
-				out.Err = te
-				if tr, ok := out.Value.(*drovertype.TaskResult); ok {
+			if stopping && o.Err != nil && (o.Err.Kind == drovertype.Canceled || o.Err.Kind == drovertype.DeadlineExceeded) {
+				te := drovertype.NewEngineLost(o.TaskID, e.ID())
+				te.Message = fmt.Sprintf("engine %d stopped while running task %d", e.ID(), o.TaskID)
+				o.Err = te
+				if tr, ok := o.Value.(*drovertype.TaskResult); ok {
 					tr.Failure = te
 				}
 			}
-			outbox = append(outbox, transport.FromEngine{Outcome: out})
+			out.add(transport.FromEngine{Outcome: o})
 		case it.call != nil:
-			outbox = append(outbox, transport.FromEngine{Reply: e.Call(ctx, it.call)})
+			var r *transport.Reply
+			if err := e.lock(ctx); err != nil {
+				r = &transport.Reply{ID: it.call.ID, Err: asTaskError(err)}
+			} else {
+				s.takeProps(out)
+				r = e.call(ctx, it.call)
+				e.unlock()
+			}
+			out.add(transport.FromEngine{Reply: r})
 			reply = true
 		case it.registered != nil:
 			if e.lock(ctx) == nil {
@@ -309,10 +312,13 @@ func (s *server) execute(ctx context.Context) error {
 		s.mu.Lock()
 		idle := len(s.queue) == 0
 		s.mu.Unlock()
-		if reply || idle || len(outbox) >= flushAt {
-			flush(ctx)
+		if reply || idle {
+			out.flush(ctx)
+		} else {
+			out.later(ctx)
 		}
 	}
+	stop()
 
 	// Goodbye: what is done, then Bye with the attempts not started.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), byeTimeout)
@@ -333,13 +339,147 @@ func (s *server) execute(ctx context.Context) error {
 	if recvErr != nil {
 		return fmt.Errorf("engine: serve: %w", recvErr)
 	}
-	if sendErr != nil {
-		return fmt.Errorf("engine: serve: %w", sendErr)
+	if err := out.error(); err != nil {
+		return fmt.Errorf("engine: serve: %w", err)
 	}
-	outbox = append(outbox, transport.FromEngine{Bye: bye})
-	flush(bctx)
-	if sendErr != nil && !errors.Is(sendErr, transport.ErrClosed) {
-		return fmt.Errorf("engine: serve: goodbye: %w", sendErr)
+	out.add(transport.FromEngine{Bye: bye})
+	out.flush(bctx)
+	if err := out.error(); err != nil && !errors.Is(err, transport.ErrClosed) {
+		return fmt.Errorf("engine: serve: goodbye: %w", err)
 	}
 	return nil
+}
+
+// runAttempt runs one attempt (RunTask), first reporting a property change
+// made by a direct call while the engine was busy: the engine is locked
+// for both, so the change is reported in order, before the attempt's
+// outcome, and without waiting for the attempt.
+func (s *server) runAttempt(at *attempt, out *outbox) *transport.Outcome {
+	e := s.e
+	o := &transport.Outcome{Attempt: at.a.Attempt, TaskID: at.a.TaskID}
+	if err := e.lock(at.ctx); err != nil {
+		o.Err = e.idErr(asTaskError(err), at.a.TaskID)
+		return o
+	}
+	defer e.unlock()
+	s.takeProps(out)
+	e.runTask(at.ctx, at.a, o)
+	return o
+}
+
+// takeProps queues Props if a direct call changed the properties. The
+// engine must be locked.
+func (s *server) takeProps(out *outbox) {
+	s.mu.Lock()
+	dirty := s.propsDirty
+	s.propsDirty = false
+	s.mu.Unlock()
+	if dirty {
+		out.add(transport.FromEngine{Props: &transport.Props{Properties: cloneProps(s.e.props)}})
+	}
+}
+
+// flushDelay bounds how long a message waits in the outbox while the engine
+// runs the next command: batching saves the controller work when commands
+// are short, and must not hold an outcome back while a long one runs.
+const flushDelay = 500 * time.Microsecond
+
+// outbox gathers the messages execute produces and sends them in batches:
+// at once for a reply or when the engine has nothing more to run, when it
+// holds a full batch, and otherwise at most flushDelay after the first one
+// waiting (the flusher goroutine does that, so that a long attempt does not
+// hold back the outcomes of the short ones before it). Sends happen under
+// mu, so messages leave in the order they were added. Safe for concurrent
+// use.
+type outbox struct {
+	end   transport.EngineEnd
+	batch int
+	timer *time.Timer
+
+	mu    sync.Mutex
+	msgs  []transport.FromEngine
+	armed bool  // the timer runs for the waiting messages
+	err   error // a Send failed (not because its ctx ended)
+}
+
+func newOutbox(end transport.EngineEnd, batch int) *outbox {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &outbox{end: end, batch: batch, timer: t}
+}
+
+// add queues msgs.
+func (o *outbox) add(msgs ...transport.FromEngine) {
+	o.mu.Lock()
+	o.msgs = append(o.msgs, msgs...)
+	o.mu.Unlock()
+}
+
+// later sends a full batch now; otherwise it makes sure the waiting
+// messages are sent within flushDelay.
+func (o *outbox) later(ctx context.Context) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case len(o.msgs) >= o.batch:
+		o.flushLocked(ctx)
+	case len(o.msgs) > 0 && !o.armed:
+		o.armed = true
+		o.timer.Reset(flushDelay)
+	}
+}
+
+// flush sends the waiting messages now.
+func (o *outbox) flush(ctx context.Context) {
+	o.mu.Lock()
+	o.flushLocked(ctx)
+	o.mu.Unlock()
+}
+
+func (o *outbox) flushLocked(ctx context.Context) {
+	if o.armed {
+		o.armed = false
+		o.timer.Stop()
+	}
+	if len(o.msgs) == 0 || o.err != nil {
+		return
+	}
+	if err := o.end.Send(ctx, o.msgs...); err != nil {
+		if ctx.Err() == nil {
+			o.err = err
+		}
+		return // kept for the goodbye
+	}
+	clear(o.msgs)
+	o.msgs = o.msgs[:0]
+}
+
+// flusher sends what waits when the timer fires, until stop is closed; it
+// calls failed after a Send fails, so that execute stops.
+func (o *outbox) flusher(ctx context.Context, stop <-chan struct{}, failed func()) {
+	for {
+		select {
+		case <-o.timer.C:
+			o.mu.Lock()
+			o.armed = false
+			o.flushLocked(ctx)
+			err := o.err
+			o.mu.Unlock()
+			if err != nil {
+				failed()
+			}
+		case <-stop:
+			return
+		}
+	}
+}
+
+// failed reports whether a Send failed.
+func (o *outbox) failed() bool { return o.error() != nil }
+
+// error returns the error of the Send that failed, if any.
+func (o *outbox) error() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }

@@ -45,8 +45,7 @@ import (
 func (e *Engine) RunTask(ctx context.Context, a *transport.Assign) *transport.Outcome {
 	out := &transport.Outcome{}
 	if a == nil {
-		out.Err = typeError(drovertype.MsgNotATask)
-		out.Err.Kind = drovertype.InvalidArgument
+		out.Err = drovertype.NewNotATask()
 		return out
 	}
 	out.Attempt, out.TaskID = a.Attempt, a.TaskID
@@ -79,8 +78,7 @@ func (e *Engine) runTask(ctx context.Context, a *transport.Assign, out *transpor
 		}
 	}()
 	if t == nil {
-		out.Err = e.idErr(typeError(drovertype.MsgNotATask), a.TaskID)
-		out.Err.Kind = drovertype.InvalidArgument
+		out.Err = e.idErr(drovertype.NewNotATask(), a.TaskID)
 		out.Ended = time.Now()
 		return
 	}
