@@ -96,6 +96,11 @@ type Options struct {
 	// and fails with TaskTimeout. 0: no limit. Must be >= 0. Beyond the
 	// seed. In JSON: nanoseconds.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// StepBudget limits the Starlark interpreter steps of each run of this
+	// task on an engine (its function, its code, its clear steps); 0: the
+	// engine's own budget (engine.Config.StepBudget). A guard against
+	// runaways, beyond the seed.
+	StepBudget uint64 `json:"step_budget,omitempty"`
 }
 
 // Task is a task definition: plain data that can be copied (Clone) and

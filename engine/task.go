@@ -98,14 +98,18 @@ func (e *Engine) runTask(ctx context.Context, a *transport.Assign, out *transpor
 	if t.ClearBefore {
 		e.reset()
 	}
+	budget := a.StepBudget
+	if budget == 0 {
+		budget = t.StepBudget // the task's own (0: the engine's)
+	}
 	if actx.Err() != nil {
 		terr = e.interrupted(actx)
 	} else {
 		switch t.Kind {
 		case drovertype.MapTask:
-			value, terr = e.mapTask(actx, t, a.StepBudget)
+			value, terr = e.mapTask(actx, t, budget)
 		case drovertype.StringTask:
-			names, vals, terr = e.stringTask(actx, t, a.StepBudget)
+			names, vals, terr = e.stringTask(actx, t, budget)
 		case drovertype.CommandTask:
 			value, terr = e.commandTask(actx, t)
 		default:

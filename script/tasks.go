@@ -114,6 +114,9 @@ func optionStrings(o drovertype.Options, depend, recovery starlark.Value) []stri
 	if o.Timeout != 0 {
 		parts = append(parts, "timeout="+starlark.Float(o.Timeout.Seconds()).String())
 	}
+	if o.StepBudget != 0 {
+		parts = append(parts, fmt.Sprintf("step_budget=%d", o.StepBudget))
+	}
 	return parts
 }
 
@@ -126,7 +129,7 @@ func (v *taskValue) attrString(name string) string {
 }
 
 var (
-	taskOptionAttrs  = []string{"clear_after", "clear_before", "depend", "recovery_task", "retries", "timeout"}
+	taskOptionAttrs  = []string{"clear_after", "clear_before", "depend", "recovery_task", "retries", "step_budget", "timeout"}
 	mapTaskAttrs     = append([]string{"args", "function", "kwargs", "source"}, taskOptionAttrs...)
 	stringTaskAttrs  = append([]string{"expression", "pull", "push"}, taskOptionAttrs...)
 	commandTaskAttrs = append([]string{"cmd"}, taskOptionAttrs...)
@@ -162,6 +165,11 @@ func (v *taskValue) Attr(name string) (starlark.Value, error) {
 			return starlark.None, nil
 		}
 		return starlark.Float(t.Timeout.Seconds()), nil
+	case "step_budget":
+		if t.StepBudget == 0 {
+			return starlark.None, nil
+		}
+		return starlark.MakeUint64(t.StepBudget), nil
 	}
 	switch t.Kind {
 	case drovertype.MapTask:
@@ -225,13 +233,14 @@ type taskOptions struct {
 	recovery                starlark.Value
 	depend                  starlark.Value
 	timeout                 starlark.Value
+	stepBudget              starlark.Value
 }
 
 func newTaskOptions() *taskOptions {
 	return &taskOptions{
 		clearBefore: starlark.False, clearAfter: starlark.False,
 		retries: starlark.MakeInt(0), recovery: starlark.None,
-		depend: starlark.None, timeout: starlark.None,
+		depend: starlark.None, timeout: starlark.None, stepBudget: starlark.None,
 	}
 }
 
@@ -244,6 +253,7 @@ func (o *taskOptions) pairs(prefix ...any) []any {
 		"recovery_task?", &o.recovery,
 		"depend?", &o.depend,
 		"timeout?", &o.timeout,
+		"step_budget?", &o.stepBudget,
 	)
 }
 
@@ -281,6 +291,17 @@ func (o *taskOptions) options(s *Session, fname string) (drovertype.Options, err
 		if opts.Timeout == 0 && secs > 0 {
 			opts.Timeout = 1 // a positive timeout below a nanosecond
 		}
+	}
+	if o.stepBudget != starlark.None {
+		n, ok := o.stepBudget.(starlark.Int)
+		var b uint64
+		if ok {
+			b, ok = n.Uint64()
+		}
+		if !ok || b == 0 {
+			return opts, newError(KindValueError, nil, "%s: step_budget must be a positive int or None, not %s", fname, o.stepBudget)
+		}
+		opts.StepBudget = b
 	}
 	return opts, nil
 }

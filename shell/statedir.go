@@ -1,21 +1,17 @@
 package shell
 
-import (
-	"errors"
-	"fmt"
-	"path/filepath"
-)
+import "github.com/drover-dev/drover/internal/statedir"
 
 // StateDirEnv is the environment variable that overrides drover's state
 // directory (where the shell keeps its history).
-const StateDirEnv = "DROVER_STATE_DIR"
+const StateDirEnv = statedir.Env
 
 // HistoryFileName is the name of the history file in the state directory.
 const HistoryFileName = "history"
 
 // ErrNoStateDir is returned by StateDir when no state directory can be
 // derived from the environment.
-var ErrNoStateDir = errors.New("no state directory: set DROVER_STATE_DIR, XDG_STATE_HOME or HOME")
+var ErrNoStateDir = statedir.ErrNoStateDir
 
 // StateDir returns drover's state directory, looking variables up with
 // getenv (os.Getenv in a program, a map in a test):
@@ -23,24 +19,8 @@ var ErrNoStateDir = errors.New("no state directory: set DROVER_STATE_DIR, XDG_ST
 // $HOME/.local/state/drover. Relative values of XDG_STATE_HOME are ignored, as
 // the XDG base directory specification says. homeDir supplies the home
 // directory when HOME is unset (os.UserHomeDir in a program); it may be nil.
-// The directory is not created.
+// The directory is not created. It is internal/statedir's rule, which the
+// controller's connection files (package fabric) share.
 func StateDir(getenv func(string) string, homeDir func() (string, error)) (string, error) {
-	if d := getenv(StateDirEnv); d != "" {
-		return d, nil
-	}
-	if d := getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "drover"), nil
-	}
-	home := getenv("HOME")
-	if home == "" && homeDir != nil {
-		h, err := homeDir()
-		if err != nil {
-			return "", fmt.Errorf("state directory: %w: %w", ErrNoStateDir, err)
-		}
-		home = h
-	}
-	if home == "" {
-		return "", fmt.Errorf("state directory: %w", ErrNoStateDir)
-	}
-	return filepath.Join(home, ".local", "state", "drover"), nil
+	return statedir.Dir(getenv, homeDir)
 }

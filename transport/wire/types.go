@@ -62,6 +62,7 @@ type wTask struct {
 	Recovery    *wTask         `cbor:"15,keyasint,omitempty"`
 	Depend      *wDepend       `cbor:"16,keyasint,omitempty"`
 	Timeout     int64          `cbor:"17,keyasint,omitempty"` // nanoseconds
+	StepBudget  uint64         `cbor:"18,keyasint,omitempty"`
 }
 
 // toTask converts t (nil: nil) for the wire; n is its place in a recovery
@@ -86,6 +87,7 @@ func toTask(t *drovertype.Task, n int) (*wTask, error) {
 		Kind: uint8(t.Kind), FuncName: t.FuncName, FuncSource: t.FuncSource, Args: t.Args, Kwargs: t.Kwargs,
 		Code: t.Code, Push: t.Push, Pull: t.Pull, PullSingle: t.PullSingle, Argv: t.Argv, Shell: t.Shell,
 		ClearBefore: t.ClearBefore, ClearAfter: t.ClearAfter, Retries: int64(t.Retries), Timeout: int64(t.Timeout),
+		StepBudget: t.StepBudget,
 	}
 	if t.Depend != nil {
 		w.Depend = &wDepend{Source: t.Depend.Source, IsFunc: t.Depend.IsFunc}
@@ -122,6 +124,7 @@ func (w *wTask) task(n int) (*drovertype.Task, error) {
 	}
 	t.ClearBefore, t.ClearAfter = w.ClearBefore, w.ClearAfter
 	t.Retries, t.Timeout = int(w.Retries), time.Duration(w.Timeout)
+	t.StepBudget = w.StepBudget
 	if int64(t.Retries) != w.Retries {
 		return nil, fmt.Errorf("retries %d out of range", w.Retries)
 	}

@@ -119,7 +119,7 @@ func normalize(v any, depth int) (any, error) {
 			return nil, fmt.Errorf("values nested more than %d deep", drovertype.MaxValueDepth)
 		}
 		allStrings := true
-		for k, e := range x {
+		for k := range x {
 			switch k.(type) {
 			case string:
 			case nil, bool, int64, float64:
@@ -127,18 +127,27 @@ func normalize(v any, depth int) (any, error) {
 			default:
 				return nil, fmt.Errorf("unsupported dict key of type %T", k)
 			}
+		}
+		if allStrings {
+			m := make(map[string]any, len(x))
+			for k, e := range x {
+				n, err := normalize(e, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				m[k.(string)] = n
+			}
+			return m, nil
+		}
+		// A new map rather than x[k] = n: a NaN key is not found again,
+		// so assigning through it would add an entry per visit.
+		m := make(map[any]any, len(x))
+		for k, e := range x {
 			n, err := normalize(e, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			x[k] = n
-		}
-		if !allStrings {
-			return x, nil
-		}
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k.(string)] = e
+			m[k] = n
 		}
 		return m, nil
 	case map[string]any:

@@ -241,7 +241,7 @@ func sampleTasks() []*drovertype.Task {
 	return []*drovertype.Task{
 		{Kind: drovertype.MapTask, FuncName: "f", FuncSource: "def f(*a, **k):\n    return a\n",
 			Args: []any{int64(1), values()}, Kwargs: values(),
-			Options: drovertype.Options{ClearBefore: true, ClearAfter: true, Retries: 2, Timeout: 3 * time.Second,
+			Options: drovertype.Options{ClearBefore: true, ClearAfter: true, Retries: 2, Timeout: 3 * time.Second, StepBudget: 12345,
 				Depend: &drovertype.Depend{Source: "properties['x'] > 1", IsFunc: true}, Recovery: rec}},
 		{Kind: drovertype.StringTask, Code: "b = a + 1", Push: values(), Pull: []string{"b"}, PullSingle: true},
 		{Kind: drovertype.CommandTask, Argv: []string{"echo", "hi"}},
