@@ -24,6 +24,7 @@ func TestCopyTaskFields(t *testing.T) {
 	want := []string{
 		"Kind", "FuncName", "FuncSource", "Args", "Kwargs", "Code", "Push", "Pull", "PullSingle", "Argv", "Shell", "Options",
 		"Options.ClearBefore", "Options.ClearAfter", "Options.Retries", "Options.Recovery", "Options.Depend", "Options.Timeout",
+		"Options.StepBudget",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("drovertype.Task changed: update copyTask (-known +now):\n%s", diff)
@@ -36,7 +37,7 @@ func TestCopyTask(t *testing.T) {
 	for _, src := range []*drovertype.Task{
 		{Kind: drovertype.MapTask, FuncName: "f", FuncSource: "def f(): pass", Args: []any{int64(1), []any{"x"}, big.NewInt(7)},
 			Kwargs: map[string]any{"k": map[string]any{"a": []byte("b")}},
-			Options: drovertype.Options{ClearBefore: true, ClearAfter: true, Retries: 3, Timeout: time.Second,
+			Options: drovertype.Options{ClearBefore: true, ClearAfter: true, Retries: 3, Timeout: time.Second, StepBudget: 99,
 				Depend: &drovertype.Depend{Source: "p", IsFunc: true}}},
 		{Kind: drovertype.MapTask, FuncName: "f", Args: []any{int64(1)}, Kwargs: map[string]any{}},
 		{Kind: drovertype.StringTask, Code: "a = 1", Push: map[string]any{"a": []any{int64(1)}}, Pull: []string{"a"}, PullSingle: true},
