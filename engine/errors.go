@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/drover-dev/drover/drovertype"
+	"github.com/drover-dev/drover/script"
 )
 
 // Python names of the errors of user code, as IPython reports them.
@@ -20,11 +21,6 @@ const (
 	typeTypeError        = "TypeError"
 	typeValueError       = "ValueError"
 	typeKeyError         = "KeyError"
-	typeIndexError       = "IndexError"
-	typeZeroDivision     = "ZeroDivisionError"
-	typeAttributeError   = "AttributeError"
-	typeAssertionError   = "AssertionError"
-	typeUnboundLocal     = "UnboundLocalError"
 	typeRecursionError   = "RecursionError"
 	typeStepBudget       = "StepBudgetExceeded"
 	typeGoPanic          = "GoPanic"
@@ -142,51 +138,10 @@ func (e *Engine) interrupted(ctx context.Context) *drovertype.TaskError {
 const undefinedPrefix = "internal error: predeclared variable "
 
 // classify returns Python's error type name and the message for a Starlark
-// evaluation error.
+// evaluation error: drover's one classifier, shared with the shell and
+// scripts (script.ClassifyEvalError).
 func classify(ee *starlark.EvalError) (typ, msg string) {
-	msg = ee.Msg
-	if rest, ok := strings.CutPrefix(msg, undefinedPrefix); ok {
-		name, _ := strings.CutSuffix(rest, " is uninitialized")
-		return typeNameError, "name '" + name + "' is not defined"
-	}
-	var te *drovertype.TaskError
-	if errors.As(ee.Unwrap(), &te) && te.Type != "" {
-		return te.Type, te.Message
-	}
-	if n := len(ee.CallStack); n > 0 && ee.CallStack[n-1].Name == "fail" && ee.CallStack[n-1].Pos.Filename() == "<builtin>" {
-		return typeAssertionError, strings.TrimPrefix(msg, "fail: ")
-	}
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(msg, s) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case has("division by zero", "modulo by zero"):
-		return typeZeroDivision, msg
-	case has("global variable ") && has(" referenced before assignment"):
-		return typeNameError, msg
-	case has("local variable ") && has(" referenced before assignment"):
-		return typeUnboundLocal, msg
-	case has(" not in dict", "key not found", "missing key", "keyword ") && !has("argument"):
-		return typeKeyError, msg
-	case has("out of range", "pop from empty"):
-		if has("out of range") && (has("want value in") || has("code point")) {
-			return typeValueError, msg
-		}
-		return typeIndexError, msg
-	case has("field or method"):
-		return typeAttributeError, msg
-	case has("invalid literal", "value not in list", "element not found", "substring not found", "invalid syntax", "not a valid"):
-		return typeValueError, msg
-	case has("got ", "want ", "unhashable", "not iterable", "argument", "invalid call of non-function",
-		"unsupported", "unknown binary op", "does not accept", "has no len", "not callable", "cannot compare", "not supported"):
-		return typeTypeError, msg
-	}
-	return typeGenericError, msg
+	return script.ClassifyEvalError(ee)
 }
 
 // fixTraceback rewrites the engine's internal texts in a Starlark backtrace.

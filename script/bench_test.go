@@ -124,3 +124,28 @@ def loop():
 		}
 	}
 }
+
+// BenchmarkJobsWaitAll measures jobs.wait() from Starlark when 10,000 jobs
+// have finished: the cost of finding the jobs to wait
+// for (bgjob.Manager.WaitAll scans only the running list).
+func BenchmarkJobsWaitAll(b *testing.B) {
+	ts := newTestSession(b, nil)
+	m := ts.Jobs()
+	for range 10000 {
+		if _, err := m.New("1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := m.WaitAll(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	ts.exec(b, "jobs.status()") // the finished jobs leave the running list
+	wait := ts.Globals()["jobs"].(*jobsValue)
+	fn, _ := wait.Attr("wait")
+	th := ts.newThread(context.Background(), "bench", io.Discard, io.Discard, ts.ns, nil)
+	for b.Loop() {
+		if v, err := starlark.Call(th, fn, nil, nil); err != nil || v != starlark.True {
+			b.Fatalf("jobs.wait() = %v, %v", v, err)
+		}
+	}
+}

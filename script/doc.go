@@ -1,8 +1,9 @@
 // Package script is drover's Starlark layer: the Python-like dialect, the
 // Session behind `drover shell` and `drover run`, the predeclared `jobs`
-// object (IPython's BackgroundJobManager, on a bgjob.Manager) and `catch`,
-// the Starlark Evaluator for expression jobs, and conversion between Go
-// and Starlark values (ToStarlark, FromStarlark).
+// object (IPython's BackgroundJobManager, on a bgjob.Manager), `catch`,
+// Python's dir, help, exit and quit, the Starlark Evaluator for expression
+// jobs, and conversion between Go and Starlark values (ToStarlark,
+// FromStarlark).
 //
 // # Tasks
 //
@@ -46,21 +47,29 @@
 //
 // # Errors
 //
-// Errors that a Starlark program sees have a kind, named after the Python
-// exception IPython raises in the same place: KeyError (jobs[99]),
-// ValueError (an expression job with three namespaces, a bad timeout),
-// TypeError (jobs.new(42), bad arguments), NameError (a global read before
-// it is defined), SyntaxError (an expression job that does not parse),
-// Killed (a killed job), Cancelled (an interrupted computation) and Error
-// (everything else, including fail() and Starlark's own run-time errors).
-// drover's built-ins return an *Error, whose text is "Kind: message" (for
-// example "KeyError: 99") and which wraps the cause (a bgjob sentinel
-// where there is one, so errors.Is works); KindOf finds the kind of any
-// error. Errors of the task farm (*drovertype.TaskError) have the kind of
-// their Python type: the remote error's for a failed task
+// Errors that a Starlark program sees have a kind, the name of the Python
+// exception raised in the same situation: drover's built-ins use IPython's
+// (KeyError for jobs[99], ValueError for an expression job with three
+// namespaces, TypeError for jobs.new(42), NameError, SyntaxError,
+// FileNotFoundError for jobs.sh of a missing program), and Starlark's own
+// failures get the type Python raises for the same operation
+// (ZeroDivisionError, IndexError, KeyError, ValueError, TypeError,
+// AttributeError, AssertionError for fail()). Classify is the one
+// classifier, shared with the task farm's engines, so a failure has the
+// same kind in the shell, in a job and on an engine. drover's built-ins
+// return an *Error, whose text is "Kind: message" (for example
+// "KeyError: 99") and which wraps the cause (a bgjob sentinel where there
+// is one, so errors.Is works); KindOf finds the kind of any error and
+// FormatError the text Python would print for it (the backtrace, then
+// "Kind: message"). Errors of the task farm (*drovertype.TaskError) have
+// the kind of their Python type: the remote error's for a failed task
 // (ZeroDivisionError), the seed's for the controller's (IndexError "task
-// ID not registered: 7", TaskAborted); see TaskErrorKind. In Starlark, catch(fn, *args, **kwargs) returns (value, None) or
-// (None, error), where error has .kind, .message and .traceback.
+// ID not registered: 7", TaskAborted); see TaskErrorKind. A statement
+// interrupted by Ctrl-C (its context cancelled with the cause
+// ErrKeyboardInterrupt) fails with a KeyboardInterrupt; exit() and quit()
+// end a chunk with a *SystemExit. In Starlark, catch(fn, *args, **kwargs)
+// returns (value, None) or (None, error), where error has .kind, .message
+// and .traceback; it does not catch interruptions or exit().
 //
 // Where IPython only logs an error (an unknown job number for result,
 // remove, traceback; removing a running job), drover prints

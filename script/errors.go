@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
-	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
 	"github.com/drover-dev/drover/bgjob"
-	"github.com/drover-dev/drover/drovertype"
 )
 
 // Error kinds. Every error a Starlark program can observe (through catch, or
@@ -33,11 +31,16 @@ const (
 	KindSyntaxError = "SyntaxError"
 	// KindKilled: a job was killed.
 	KindKilled = "Killed"
-	// KindCancelled: the computation was interrupted (Ctrl-C in the shell,
-	// a cancelled context).
+	// KindCancelled: the computation was interrupted (a cancelled
+	// context, a thread cancelled for another reason than Ctrl-C).
 	KindCancelled = "Cancelled"
-	// KindError: any other failure, including fail(...) and the errors of
-	// Starlark's own built-ins (division by zero, index out of range, ...).
+	// KindKeyboardInterrupt: the statement was interrupted by Ctrl-C (see
+	// ErrKeyboardInterrupt).
+	KindKeyboardInterrupt = "KeyboardInterrupt"
+	// KindSystemExit: exit() or quit() (see SystemExit).
+	KindSystemExit = "SystemExit"
+	// KindError: any other failure, one that Python has no more precise
+	// name for.
 	KindError = "Error"
 )
 
@@ -70,94 +73,104 @@ func newError(kind string, cause error, format string, args ...any) *Error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
-// KindOf returns the kind of err, one of the Kind constants: the Kind of
-// the first *Error in its chain; for an error of the task farm (a
-// *drovertype.TaskError in the chain), its Python type name when it has one
-// (ZeroDivisionError, IndexError, TaskAborted, ...), else its drovertype
-// Kind (see TaskErrorKind); KindSyntaxError for parse and resolve
-// errors; KindKilled for bgjob.ErrKilled; KindCancelled for cancellation
-// (context.Canceled, context.DeadlineExceeded, or a Starlark thread that was
-// cancelled); KindError for anything else. KindOf(nil) is "".
+// KindOf returns the kind of err, Python's name for it: see Classify.
+// KindOf(nil) is "".
 func KindOf(err error) string {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	var te *drovertype.TaskError
-	if errors.As(err, &te) {
-		return TaskErrorKind(te)
-	}
-	var se syntax.Error
-	var re resolve.Error
-	var rl resolve.ErrorList
-	switch {
-	case errors.As(err, &se), errors.As(err, &re), errors.As(err, &rl):
-		return KindSyntaxError
-	case errors.Is(err, bgjob.ErrKilled):
-		return KindKilled
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return KindCancelled
-	}
-	var ee *starlark.EvalError
-	if errors.As(err, &ee) && strings.HasPrefix(ee.Msg, "Starlark computation cancelled") {
-		return KindCancelled
-	}
-	return KindError
+	kind, _ := Classify(err)
+	return kind
 }
 
-// messageOf returns the message of err without its kind or backtrace: the
-// Msg of an *Error, the message of a Starlark error without the "fail: "
-// prefix that fail() adds, the text otherwise.
+// messageOf returns the message of err without its kind or backtrace (see
+// Classify).
 func messageOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	_, msg := Classify(err)
+	return msg
+}
+
+// ErrKeyboardInterrupt is the cause with which a front end cancels the
+// context of Exec or ExecFile when the user presses Ctrl-C
+// (context.WithCancelCause). The error that Exec or ExecFile then returns
+// matches it with errors.Is, has kind KindKeyboardInterrupt, and
+// FormatError ends it with the line "KeyboardInterrupt", as Python reports
+// an interrupted statement.
+var ErrKeyboardInterrupt = errors.New("KeyboardInterrupt")
+
+// interrupted is the error of a statement interrupted by Ctrl-C: it
+// matches ErrKeyboardInterrupt and wraps what the statement returned.
+type interrupted struct{ err error }
+
+func (e *interrupted) Error() string        { return e.err.Error() }
+func (e *interrupted) Unwrap() error        { return e.err }
+func (e *interrupted) Is(target error) bool { return target == ErrKeyboardInterrupt }
+
+// keyboardInterrupt returns the error of a statement that ended with err
+// because ctx was cancelled: a KeyboardInterrupt when the cause is
+// ErrKeyboardInterrupt, else err unchanged.
+func keyboardInterrupt(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || !errors.Is(context.Cause(ctx), ErrKeyboardInterrupt) {
+		return err
+	}
+	var se *SystemExit
+	if errors.As(err, &se) {
+		return err
+	}
+	return &Error{Kind: KindKeyboardInterrupt, Err: &interrupted{err}}
+}
+
+// SystemExit is the error of exit(code) or quit(code): the program asked to
+// end. Exec and ExecFile return it (find it with errors.As); catch does
+// not catch it. Code is the exit status (exit() and exit(None): 0; an int:
+// that; anything else: 1, and Msg is its text, which a front end prints
+// on standard error, as Python does). It is immutable: safe for concurrent
+// use.
+type SystemExit struct {
+	Code int
+	Msg  string
+}
+
+func (e *SystemExit) Error() string {
+	if m := e.message(); m != "" {
+		return KindSystemExit + ": " + m
+	}
+	return KindSystemExit
+}
+
+func (e *SystemExit) message() string {
+	if e.Msg != "" {
 		return e.Msg
 	}
-	var te *drovertype.TaskError
-	if errors.As(err, &te) {
-		return te.Message
+	if e.Code != 0 {
+		return fmt.Sprint(e.Code)
 	}
-	var ee *starlark.EvalError
-	if errors.As(err, &ee) {
-		msg := ee.Msg
-		if n := len(ee.CallStack); n > 0 && ee.CallStack[n-1].Name == "fail" &&
-			ee.CallStack[n-1].Pos.Filename() == "<builtin>" {
-			msg = strings.TrimPrefix(msg, "fail: ")
-		}
-		return msg
-	}
-	return err.Error()
+	return ""
 }
 
-// FormatError returns the text a user should see for err: for a Starlark
-// evaluation error, its backtrace ("Traceback (most recent call last): ...
-// Error: message"), without drover's internal frames; otherwise err's text.
-// An error of a task that failed on an engine is followed by the engine's
-// traceback ("Remote traceback (engine 1, task 3): ...").
+// FormatError returns the text a user should see for err, as Python shows
+// an uncaught exception: for a Starlark evaluation error, its backtrace
+// ("Traceback (most recent call last): ..."), without the frames of
+// built-ins; then the line "Kind: message" (see Classify), or the kind alone
+// when there is no message ("KeyboardInterrupt"). An error of a task that
+// failed on an engine is followed by the engine's traceback ("Remote
+// traceback (engine 1, task 3): ...").
 func FormatError(err error) string {
 	if err == nil {
 		return ""
 	}
-	return formatLocal(err) + remoteTraceback(err)
-}
-
-func formatLocal(err error) string {
+	kind, msg := Classify(err)
+	last := kind
+	if msg != "" {
+		last += ": " + msg
+	}
 	var ee *starlark.EvalError
-	if !errors.As(err, &ee) {
-		return err.Error()
+	if errors.As(err, &ee) {
+		// Frames of built-ins (catch, the built-in that failed, drover's
+		// internal <ns>) are left out, as Python shows only frames of code.
+		stack := slices.DeleteFunc(slices.Clone(ee.CallStack), func(fr starlark.CallFrame) bool {
+			return fr.Pos.Filename() == "<builtin>"
+		})
+		last = stack.String() + last
 	}
-	stack := ee.CallStack
-	suffix := ""
-	if last := len(stack) - 1; last >= 0 && stack[last].Pos.Filename() == "<builtin>" {
-		if name := stack[last].Name; name != nsName {
-			suffix = " in " + name
-		}
-		stack = stack[:last]
-	}
-	return fmt.Sprintf("%sError%s: %s", stack, suffix, ee.Msg)
+	return last + remoteTraceback(err)
 }
 
 // errorValue is the Starlark value of an error caught by catch(): it has

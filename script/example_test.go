@@ -2,6 +2,7 @@ package script_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -82,4 +83,64 @@ func ExampleIsIncomplete() {
 	// "def f():": true
 	// "def f():\n    return 1": true
 	// "def f():\n    return 1\n": false
+}
+
+// Classify names an error as Python would: the same names in the shell,
+// in scripts, in jobs and on the task farm's engines.
+func ExampleClassify() {
+	ctx := context.Background()
+	s, err := script.NewSession(&script.Config{Stdout: os.Stdout, Stderr: os.Stdout})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(ctx)
+	for _, src := range []string{`1 // 0`, `{}["x"]`, `[][1]`, `int("zz")`, `fail("boom")`, `jobs[7]`, `undefined_name`} {
+		_, _, err := s.Exec(ctx, "<stdin>", src)
+		kind, msg := script.Classify(err)
+		fmt.Printf("%-16s %s: %s\n", src, kind, msg)
+	}
+	// Output:
+	// 1 // 0           ZeroDivisionError: floored division by zero
+	// {}["x"]          KeyError: key "x" not in dict
+	// [][1]            IndexError: index 1 out of range: empty list
+	// int("zz")        ValueError: int: invalid literal with base 10: zz
+	// fail("boom")     AssertionError: boom
+	// jobs[7]          KeyError: 7
+	// undefined_name   NameError: <stdin>:1:1: undefined: undefined_name
+}
+
+// Ctrl-C in a front end cancels the statement's context with the cause
+// ErrKeyboardInterrupt; FormatError then ends with "KeyboardInterrupt", as
+// Python reports an interrupted statement.
+func ExampleErrKeyboardInterrupt() {
+	s, err := script.NewSession(&script.Config{Stdout: os.Stdout, Stderr: os.Stdout})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(script.ErrKeyboardInterrupt) // as if Ctrl-C came at once
+	_, _, err = s.Exec(ctx, "<stdin>", "while True: pass")
+	fmt.Println(script.FormatError(err))
+	// Output:
+	// Traceback (most recent call last):
+	//   <stdin>:1:1: in <toplevel>
+	// KeyboardInterrupt
+}
+
+// exit(code) ends the chunk with a *SystemExit carrying the status.
+func ExampleSystemExit() {
+	s, err := script.NewSession(&script.Config{Stdout: os.Stdout, Stderr: os.Stdout})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(context.Background())
+	_, _, err = s.Exec(context.Background(), "<stdin>", "print('bye')\nexit(3)\nprint('not reached')")
+	var exit *script.SystemExit
+	if errors.As(err, &exit) {
+		fmt.Println("exit status", exit.Code)
+	}
+	// Output:
+	// bye
+	// exit status 3
 }

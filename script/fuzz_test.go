@@ -1,7 +1,9 @@
 package script
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -71,6 +73,44 @@ func FuzzRewrite(f *testing.F) {
 			}
 			if err == nil || !strings.Contains(err.Error(), "cancelled") {
 				t.Fatalf("rewritten %q (repl %v): %v, want the cancellation", src, repl, err)
+			}
+		}
+	})
+}
+
+// FuzzComplete: completion of any typed line never panics, never runs code
+// (the function f below records calls), and returns candidates that start
+// with the word they replace.
+func FuzzComplete(f *testing.F) {
+	for _, s := range []string{
+		"jobs[0].st", `"abc".up`, "[1, f()].ap", `{"a": [1]}["a"].ap`, "x[-1].", "f().x", "(((", "a.b.c.",
+		`"a.b`, "# x.", "1.", `deep["k"][-1].up`, "[" + strings.Repeat("[", 50) + "].x",
+	} {
+		f.Add(s, len(s))
+	}
+	s, err := NewSession(&Config{Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	calls := 0
+	s.ns.set("f", starlark.NewBuiltin("f", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		calls++
+		return starlark.String("x"), nil
+	}))
+	s.ns.set("deep", starlark.NewDict(0))
+	f.Fuzz(func(t *testing.T, line string, pos int) {
+		cands, from := s.Complete(line, pos)
+		if calls != 0 {
+			t.Fatalf("Complete(%q) called a function", line)
+		}
+		p := min(max(pos, 0), len(line))
+		if from < 0 || from > p {
+			t.Fatalf("Complete(%q, %d): start %d out of range", line, pos, from)
+		}
+		for _, c := range cands {
+			if !strings.HasPrefix(c, line[from:p]) {
+				t.Fatalf("Complete(%q, %d): candidate %q does not start with %q", line, pos, c, line[from:p])
 			}
 		}
 	})

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +53,9 @@ func (j *jobsValue) CallInternal(thread *starlark.Thread, args starlark.Tuple, k
 // the seed.
 func (j *jobsValue) Get(k starlark.Value) (starlark.Value, bool, error) {
 	num, err := jobNum("jobs[]", k)
+	if errors.Is(err, bgjob.ErrNotFound) {
+		return nil, false, newError(KindKeyError, err, "%s", k)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -200,9 +205,12 @@ func (j *jobsValue) new(thread *starlark.Thread, args starlark.Tuple, kwargs []s
 	return &jobValue{job: job, s: j.s}, nil
 }
 
-// newJobError gives an error of Manager.NewWith its kind.
+// newJobError gives an error of Manager.NewWith its kind. A command that
+// cannot be found or run is a FileNotFoundError or PermissionError, as
+// Python's subprocess raises, with a message naming the command.
 func newJobError(err error) error {
 	var e *Error
+	var xe *exec.Error
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -210,6 +218,16 @@ func newJobError(err error) error {
 		return newError(KindValueError, err, "%s", err)
 	case errors.Is(err, bgjob.ErrInvalidArgs):
 		return newError(KindTypeError, err, "%s", err)
+	case errors.As(err, &xe):
+		switch {
+		case errors.Is(xe.Err, exec.ErrNotFound), errors.Is(xe.Err, fs.ErrNotExist):
+			return newError(KindFileNotFoundError, err, "jobs.sh: command not found: %s", xe.Name)
+		case errors.Is(xe.Err, exec.ErrDot):
+			return newError(KindPermissionError, err, "jobs.sh: %s: refusing to run a command found relative to the current directory (give its path: ./%s)", xe.Name, xe.Name)
+		case errors.Is(xe.Err, fs.ErrPermission):
+			return newError(KindPermissionError, err, "jobs.sh: %s: permission denied", xe.Name)
+		}
+		return newError(KindOSError, err, "jobs.sh: %s: %v", xe.Name, xe.Err)
 	}
 	return newError(KindError, err, "%s", err)
 }
@@ -293,6 +311,9 @@ func (j *jobsValue) result(thread *starlark.Thread, args starlark.Tuple, kwargs 
 		return nil, typeError(err)
 	}
 	num, err := jobNum("jobs.result", key)
+	if errors.Is(err, bgjob.ErrNotFound) {
+		return reportError(thread, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +334,9 @@ func (j *jobsValue) traceback(thread *starlark.Thread, args starlark.Tuple, kwar
 		j.s.mgr.Tracebacks(&b)
 	} else {
 		num, err := jobNum("jobs.traceback", key)
+		if errors.Is(err, bgjob.ErrNotFound) {
+			return reportError(thread, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -330,6 +354,9 @@ func (j *jobsValue) remove(thread *starlark.Thread, args starlark.Tuple, kwargs 
 		return nil, typeError(err)
 	}
 	num, err := jobNum("jobs.remove", key)
+	if errors.Is(err, bgjob.ErrNotFound) {
+		return reportError(thread, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +382,9 @@ func (j *jobsValue) kill(thread *starlark.Thread, args starlark.Tuple, kwargs []
 		return nil, typeError(err)
 	}
 	num, err := jobNum("jobs.kill", key)
+	if errors.Is(err, bgjob.ErrNotFound) {
+		return reportError(thread, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -374,11 +404,16 @@ func (j *jobsValue) wait(thread *starlark.Thread, args starlark.Tuple, kwargs []
 		return nil, typeError(err)
 	}
 	if key == starlark.None {
-		return waitFor(thread, "jobs.wait", timeout, func(ctx context.Context, self *bgjob.Job) error {
-			return waitAll(ctx, j.s.mgr, self)
+		// Called in a job, ctx is (derived from) the job's own, so
+		// WaitAll waits for every job but this one.
+		return waitFor(thread, "jobs.wait", timeout, func(ctx context.Context, _ *bgjob.Job) error {
+			return j.s.mgr.WaitAll(ctx)
 		})
 	}
 	num, err := jobNum("jobs.wait", key)
+	if errors.Is(err, bgjob.ErrNotFound) {
+		return reportError(thread, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -387,29 +422,6 @@ func (j *jobsValue) wait(thread *starlark.Thread, args starlark.Tuple, kwargs []
 		return reportError(thread, err)
 	}
 	return waitJob(thread, "jobs.wait", job, timeout)
-}
-
-// waitAll waits for every unfinished non-daemon job but self, including
-// jobs started meanwhile.
-func waitAll(ctx context.Context, m *bgjob.Manager, self *bgjob.Job) error {
-	for {
-		var pending []*bgjob.Job
-		for _, job := range m.Jobs() {
-			if job != self && !job.Daemon() && !job.Finished() {
-				pending = append(pending, job)
-			}
-		}
-		if len(pending) == 0 {
-			return nil
-		}
-		for _, job := range pending {
-			select {
-			case <-job.Done():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
 }
 
 // waitJob waits for one job.
@@ -460,13 +472,17 @@ func waitFor(thread *starlark.Thread, fname string, timeout starlark.Value, wait
 
 var errWaitTimeout = errors.New("wait timed out")
 
-// jobNum returns the job number of an int or a job.
+// jobNum returns the job number of an int or a job. An int that no job
+// can have (beyond the int32 range) gives an error that matches
+// bgjob.ErrNotFound and reads as the seed's "Job #N not found", so that it
+// is reported like any other unknown number; a value of another type is a
+// TypeError.
 func jobNum(fname string, k starlark.Value) (int, error) {
 	switch k := k.(type) {
 	case starlark.Int:
 		n, ok := k.Int64()
 		if !ok || n < math.MinInt32 || n > math.MaxInt32 {
-			return 0, newError(KindKeyError, bgjob.ErrNotFound, "%s", k)
+			return 0, &noSuchJob{num: k.String()}
 		}
 		return int(n), nil
 	case *jobValue:
@@ -474,6 +490,12 @@ func jobNum(fname string, k starlark.Value) (int, error) {
 	}
 	return 0, newError(KindTypeError, nil, "%s: a job must be given by number or as a job, not %s", fname, k.Type())
 }
+
+// noSuchJob is the error of a job number beyond any job's.
+type noSuchJob struct{ num string }
+
+func (e *noSuchJob) Error() string { return "Job #" + e.num + " not found" }
+func (e *noSuchJob) Unwrap() error { return bgjob.ErrNotFound }
 
 // reportError prints "ERROR: <message>" on the thread's error writer, as
 // IPython's error() does, and returns None.

@@ -41,12 +41,16 @@ type Config struct {
 	// ends it. The shell uses it for a progress bar on the terminal. Nil:
 	// no progress is shown.
 	Progress func(title string, total int) ProgressBar
+	// Help is the text that `help` and help() print; the shell gives its
+	// own (magics, keys). Empty: DefaultHelp.
+	Help string
 }
 
 // Session is a persistent Starlark environment: the global variables of a
 // shell or of a script run, the predeclared names (jobs, catch, argv, the
-// task constructors MapTask, StringTask and CommandTask, and tc when the
-// session has a task farm), and the background-job manager behind jobs.
+// task constructors MapTask, StringTask and CommandTask, tc when the
+// session has a task farm, and Python's dir, exit, quit and help), and the
+// background-job manager behind jobs.
 //
 // A Session is safe for concurrent use. Exec and ExecFile calls are
 // serialized: one runs at a time. Values obtained from the session (from
@@ -103,6 +107,10 @@ func NewSession(cfg *Config) (*Session, error) {
 		argv[i] = starlark.String(a)
 	}
 	s.progress = c.Progress
+	help := c.Help
+	if help == "" {
+		help = DefaultHelp
+	}
 	s.ns = &namespace{vars: starlark.StringDict{
 		"jobs":        s.jobs,
 		"catch":       starlark.NewBuiltin("catch", catch),
@@ -110,6 +118,10 @@ func NewSession(cfg *Config) (*Session, error) {
 		"MapTask":     starlark.NewBuiltin("MapTask", s.mapTask),
 		"StringTask":  starlark.NewBuiltin("StringTask", s.stringTask),
 		"CommandTask": starlark.NewBuiltin("CommandTask", s.commandTask),
+		"dir":         starlark.NewBuiltin("dir", s.dirBuiltin),
+		"exit":        quitter{"exit"},
+		"quit":        quitter{"quit"},
+		"help":        &helpValue{text: help},
 	}}
 	if c.Tasks != nil {
 		s.ns.vars["tc"] = &tcValue{s: s, c: c.Tasks}
@@ -145,15 +157,17 @@ func (s *Session) Close(ctx context.Context) error { return s.mgr.Close(ctx) }
 // chunk defined it. If the chunk is a single expression statement, Exec
 // returns its value with isExpr true and, when the value is not None, sets
 // the global `_` to it; otherwise it returns None, false. Cancelling ctx
-// interrupts the chunk promptly, even a busy loop, and a jobs.wait() in it.
-// Assignments made before an error persist.
+// interrupts the chunk promptly, even a busy loop, and a jobs.wait() in it;
+// cancelled with the cause ErrKeyboardInterrupt (Ctrl-C), it returns a
+// KeyboardInterrupt error. exit() or quit() in the chunk return a
+// *SystemExit. Assignments made before an error persist.
 func (s *Session) Exec(ctx context.Context, filename, src string) (v starlark.Value, isExpr bool, err error) {
 	return s.exec(ctx, filename, src, true)
 }
 
 // ExecFile runs a whole file (drover run) in the session's globals, with the
 // same predeclared names as Exec. Values of expression statements are
-// discarded. Cancelling ctx interrupts it.
+// discarded. Cancelling ctx interrupts it (see Exec for Ctrl-C and exit()).
 func (s *Session) ExecFile(ctx context.Context, filename string, src []byte) error {
 	_, _, err := s.exec(ctx, filename, src, false)
 	return err
@@ -177,7 +191,7 @@ func (s *Session) exec(ctx context.Context, filename string, src any, repl bool)
 	err = starlark.ExecREPLChunk(f, thread, starlark.StringDict{nsName: s.ref})
 	release()
 	if err != nil {
-		return nil, false, err
+		return nil, false, keyboardInterrupt(ctx, err)
 	}
 	if !sole {
 		return starlark.None, false, nil

@@ -122,16 +122,19 @@ func TestExecErrors(t *testing.T) {
 		src, kind, text string
 	}{
 		{"1 +", KindSyntaxError, "<stdin>:1:4: got end of file, want primary expression"},
-		{"undefined_name", KindSyntaxError, "undefined: undefined_name"},
-		{"prnt(1)", KindSyntaxError, "undefined: prnt (did you mean print?)"},
+		{"undefined_name", KindNameError, "NameError: <stdin>:1:1: undefined: undefined_name"},
+		{"prnt(1)", KindNameError, "NameError: <stdin>:1:1: undefined: prnt (did you mean print?)"},
 		{`load("x.star", "y")`, KindSyntaxError, "load statements are not supported"},
 		{"def f(): return later_name\nf()", KindNameError, "NameError: name 'later_name' is not defined"},
-		{"fail('boom')", KindError, "fail: boom"},
-		{"1 / 0", KindError, "floating-point division by zero"},
-		{"jobs[99]", KindKeyError, "KeyError: 99"},
+		{"fail('boom')", KindAssertionError, "\nAssertionError: boom"},
+		{"1 / 0", KindZeroDivisionError, "\nZeroDivisionError: floating-point division by zero"},
+		{"1 // 0", KindZeroDivisionError, "\nZeroDivisionError: floored division by zero"},
+		{"{}['x']", KindKeyError, "\nKeyError: key \"x\" not in dict"},
+		{"jobs[99]", KindKeyError, "\nKeyError: 99"},
 		{"jobs.new(42)", KindTypeError, "TypeError: invalid args for new job"},
 		{"fresh += 1", KindNameError, "NameError: name 'fresh' is not defined"},
-		{"print(later_global)\nlater_global = 1", KindSyntaxError, "undefined: later_global"},
+		{"print(later_global)\nlater_global = 1", KindNameError, "undefined: later_global"},
+		{"1 +", KindSyntaxError, "SyntaxError: <stdin>:1:4: got end of file"},
 	}
 	for _, tc := range tests {
 		_, _, err := ts.Exec(ctx, "<stdin>", tc.src)
@@ -152,7 +155,7 @@ func TestExecErrors(t *testing.T) {
 	}
 	// The backtrace names the frames, not drover's internal <ns> frame.
 	_, _, err := ts.Exec(ctx, "<stdin>", "def f(): return nope\nf()")
-	want := "Traceback (most recent call last):\n  <stdin>:2:2: in <toplevel>\n  <stdin>:1:17: in f\nError: NameError: name 'nope' is not defined"
+	want := "Traceback (most recent call last):\n  <stdin>:2:2: in <toplevel>\n  <stdin>:1:17: in f\nNameError: name 'nope' is not defined"
 	if got := FormatError(err); got != want {
 		t.Errorf("FormatError:\n%s\nwant:\n%s", got, want)
 	}
@@ -202,6 +205,100 @@ func TestExecCancelBusyLoop(t *testing.T) {
 	// The session still works.
 	if got := ts.exec(t, "1 + 1").String(); got != "2" {
 		t.Errorf("after cancel: %s", got)
+	}
+}
+
+// TestExecKeyboardInterrupt: a statement interrupted by Ctrl-C (its context
+// cancelled with the cause ErrKeyboardInterrupt) fails with a
+// KeyboardInterrupt, whatever it was doing, and FormatError ends with the
+// line Python prints: "KeyboardInterrupt".
+func TestExecKeyboardInterrupt(t *testing.T) {
+	t.Parallel()
+	ts := newTestSession(t, nil)
+	g := &gateValue{ch: make(chan struct{})} // never opened: jobs block on it
+	ts.ns.set("blocker", g)
+	ts.exec(t, "j = jobs.new(blocker.wait)")
+	for _, src := range []string{
+		"while True: pass",
+		"def spin():\n    while True:\n        pass\nspin()",
+		"j.wait()",
+		"jobs.wait()",
+		"jobs.wait(j)",
+		"jobs.wait(timeout=1000)",
+		"catch(lambda: j.wait())",
+		"catch(spin)",
+		"[catch(spin) for i in range(3)]",
+	} {
+		started := &gateValue{ch: make(chan struct{})}
+		ts.ns.set("started", started)
+		ctx, cancel := context.WithCancelCause(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := ts.Exec(ctx, "<stdin>", "started.open()\n"+src)
+			done <- err
+		}()
+		<-started.ch
+		cancel(ErrKeyboardInterrupt)
+		err := <-done
+		if KindOf(err) != KindKeyboardInterrupt || !errors.Is(err, ErrKeyboardInterrupt) {
+			t.Errorf("%q: %v (kind %s), want a KeyboardInterrupt", src, err, KindOf(err))
+			continue
+		}
+		text := FormatError(err)
+		if !strings.HasPrefix(text, "Traceback (most recent call last):\n  <stdin>:") || !strings.HasSuffix(text, "\nKeyboardInterrupt") {
+			t.Errorf("%q: FormatError = %q, want a traceback ending in KeyboardInterrupt", src, text)
+		}
+	}
+	// Another cause (SIGTERM, a deadline) is not a KeyboardInterrupt.
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(errors.New("terminated"))
+	if _, _, err := ts.Exec(ctx, "<stdin>", "j.wait()"); KindOf(err) != KindCancelled {
+		t.Errorf("cancelled with another cause: %v (kind %s), want Cancelled", err, KindOf(err))
+	}
+	if job, err := ts.Jobs().Get(0); err != nil || job.Finished() {
+		t.Errorf("the job was killed by the interruption (%v)", err)
+	}
+}
+
+// TestExit: exit() and quit() end the chunk with a *SystemExit carrying
+// the status, as Python's sys.exit.
+func TestExit(t *testing.T) {
+	t.Parallel()
+	ts := newTestSession(t, nil)
+	tests := []struct {
+		src  string
+		code int
+		msg  string
+	}{
+		{"exit()", 0, ""},
+		{"quit()", 0, ""},
+		{"exit(None)", 0, ""},
+		{"exit(3)", 3, ""},
+		{"x = 1\nquit(code=4)\nx = 2", 4, ""},
+		{"exit('bye')", 1, "bye"},
+		{"def f():\n    exit(5)\nf()", 5, ""},
+		{"catch(exit, 6)", 6, ""},
+	}
+	for _, tc := range tests {
+		_, _, err := ts.Exec(t.Context(), "<stdin>", tc.src)
+		var se *SystemExit
+		if !errors.As(err, &se) || se.Code != tc.code || se.Msg != tc.msg {
+			t.Errorf("%q: %v, want SystemExit with code %d, message %q", tc.src, err, tc.code, tc.msg)
+		}
+		if KindOf(err) != KindSystemExit {
+			t.Errorf("%q: kind %s", tc.src, KindOf(err))
+		}
+	}
+	if got := ts.exec(t, "x").String(); got != "1" {
+		t.Errorf("x = %s: the statements after exit() ran", got)
+	}
+	if _, _, err := ts.Exec(t.Context(), "<stdin>", "exit(1, 2)"); KindOf(err) != KindTypeError {
+		t.Errorf("exit(1, 2): %v", err)
+	}
+	// In a job, exit() ends the job, which dies with a SystemExit.
+	ts.exec(t, "e = jobs.new(exit, 7)\ne.wait()")
+	if got := ts.exec(t, "e.error").String(); got != "SystemExit: 7" {
+		t.Errorf("job's error %s", got)
 	}
 }
 
@@ -263,6 +360,66 @@ func TestErrorLinesGoToStderr(t *testing.T) {
 	}
 	if got, want := ts.out.String(), "Completed jobs:\n0 : <function lambda>\n\n"; got != want {
 		t.Errorf("stdout %q, want %q", got, want)
+	}
+}
+
+// TestUnknownJobNumbers: a number that no job can have (beyond the int
+// range) is an unknown job like any other: result, remove, traceback, kill
+// and wait print an ERROR line and return None (IPython logs both); jobs[N]
+// raises KeyError for both; a value that is not a number is a TypeError.
+func TestUnknownJobNumbers(t *testing.T) {
+	t.Parallel()
+	ts := newTestSession(t, nil)
+	big := "1180591620717411303424"
+	for _, fn := range []string{"result", "remove", "traceback", "kill", "wait"} {
+		src := "jobs." + fn + "(" + big + ")"
+		if v := ts.exec(t, src); v != starlark.None {
+			t.Errorf("%s = %v, want None", src, v)
+		}
+		if v := ts.exec(t, "jobs."+fn+"(-"+big+")"); v != starlark.None {
+			t.Errorf("%s with a negative number = %v, want None", src, v)
+		}
+	}
+	want := strings.Repeat("ERROR: Job #"+big+" not found\nERROR: Job #-"+big+" not found\n", 5)
+	if got := ts.err.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	for _, src := range []string{"jobs[" + big + "]", "jobs[99]"} {
+		_, _, err := ts.Exec(t.Context(), "<stdin>", src)
+		if KindOf(err) != KindKeyError {
+			t.Errorf("%s: %v (kind %s), want a KeyError", src, err, KindOf(err))
+		}
+	}
+	for _, fn := range []string{"result", "remove", "traceback", "kill", "wait"} {
+		_, _, err := ts.Exec(t.Context(), "<stdin>", "jobs."+fn+"('x')")
+		if KindOf(err) != KindTypeError || !strings.Contains(err.Error(), "a job must be given by number or as a job, not string") {
+			t.Errorf("jobs.%s('x'): %v (kind %s), want a TypeError", fn, err, KindOf(err))
+		}
+	}
+}
+
+// TestCommandNotFound: jobs.sh of a command that does not exist raises
+// FileNotFoundError (as Python's subprocess), with one message naming the
+// command, and takes no job number.
+func TestCommandNotFound(t *testing.T) {
+	t.Parallel()
+	ts := newTestSession(t, nil)
+	for _, src := range []string{`jobs.sh(["nonexistent_cmd_xyz", "-v"])`, `jobs.sh(["nonexistent_cmd_xyz"], env={"PATH": "/nonexistent"})`} {
+		_, _, err := ts.Exec(t.Context(), "<stdin>", src)
+		if KindOf(err) != KindFileNotFoundError {
+			t.Fatalf("%s: %v (kind %s), want FileNotFoundError", src, err, KindOf(err))
+		}
+		text := FormatError(err)
+		last := text[strings.LastIndexByte(text, '\n')+1:]
+		if want := "FileNotFoundError: jobs.sh: command not found: nonexistent_cmd_xyz"; last != want {
+			t.Errorf("%s: last line %q, want %q", src, last, want)
+		}
+		if strings.Count(text, "Error") != 1 {
+			t.Errorf("%s: %q names the error more than once", src, text)
+		}
+	}
+	if n := ts.Jobs().Len(); n != 0 {
+		t.Errorf("%d jobs, want none", n)
 	}
 }
 
@@ -329,7 +486,7 @@ func TestKindOf(t *testing.T) {
 	if e.Error() != "KeyError: 99" || !errors.Is(e, bgjob.ErrNotFound) {
 		t.Errorf("Error %q, Is(ErrNotFound) %v", e, errors.Is(e, bgjob.ErrNotFound))
 	}
-	if FormatError(nil) != "" || FormatError(errors.New("plain")) != "plain" {
+	if FormatError(nil) != "" || FormatError(errors.New("plain")) != "Error: plain" {
 		t.Error("FormatError of nil or a plain error")
 	}
 }
@@ -399,7 +556,8 @@ func TestIsIncomplete(t *testing.T) {
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	ts := newTestSession(t, nil)
-	ts.exec(t, "alpha = [1]\nalphabet = 2\nd = {}\nj = jobs.new(lambda: 1)")
+	ts.exec(t, "alpha = [1]\nalphabet = 2\nd = {}\nj = jobs.new(lambda: 1)\ndeep = {'k': ['x', 'y']}")
+	ts.exec(t, "calls = []\ndef f():\n    calls.append(1)\n    return 'x'")
 	tests := []struct {
 		line  string
 		pos   int // -1: end of line
@@ -424,6 +582,28 @@ func TestComplete(t *testing.T) {
 		{"12", -1, nil, 2},
 		{"alpha + alp", 3, []string{"alpha", "alphabet"}, 0}, // completes before the cursor
 		{"<n", -1, []string{"not"}, 1},
+		// After an index expression or a literal.
+		{"jobs[0].st", -1, []string{"stat_code", "status", "strform"}, 8},
+		{"print(jobs[0].st", -1, []string{"stat_code", "status", "strform"}, 14},
+		{"jobs[j].st", -1, []string{"stat_code", "status", "strform"}, 8},
+		{"jobs[9].st", -1, nil, 10}, // no such job
+		{`"abc".up`, -1, []string{"upper"}, 6},
+		{`x = 'abc'.up`, -1, []string{"upper"}, 10},
+		{`b"x".el`, -1, []string{"elems"}, 5},
+		{"[1, 2].ap", -1, []string{"append"}, 7},
+		{`(1, "ab")[1].up`, -1, []string{"upper"}, 13},
+		{`{"a": [1]}["a"].ap`, -1, []string{"append"}, 16},
+		{`deep["k"][-1].up`, -1, []string{"upper"}, 14},
+		{"(alpha).ap", -1, []string{"append"}, 8},
+		{"1 + alpha.ap", -1, []string{"append"}, 10},
+		{"alpha[5].x", -1, nil, 10},
+		{"alpha[0].", -1, nil, 9}, // an int has no attributes
+		{"x = 1.", -1, nil, 6},
+		// Never a call: f() would run code.
+		{"f().up", -1, nil, 6},
+		{"[f()].ap", -1, nil, 8},
+		{"jobs[len(alpha)].st", -1, nil, 19},
+		{"(alpha + alpha).ap", -1, nil, 18},
 	}
 	for _, tc := range tests {
 		pos := tc.pos
@@ -444,6 +624,9 @@ func TestComplete(t *testing.T) {
 		if strings.HasPrefix(c, "<") {
 			t.Errorf("Complete offers %q", c)
 		}
+	}
+	if got := ts.exec(t, "calls").String(); got != "[]" {
+		t.Errorf("completion called a function: calls = %s", got)
 	}
 	// Out-of-range positions are clamped.
 	if got, start := ts.Complete("alp", 99); len(got) != 2 || start != 0 {

@@ -262,6 +262,19 @@ func TestTaskWaitInterrupted(t *testing.T) {
 		if err := <-done; script.KindOf(err) != script.KindCancelled {
 			t.Errorf("%s interrupted: %v (kind %s), want Cancelled", call, err, script.KindOf(err))
 		}
+		// Ctrl-C: a KeyboardInterrupt, as for any statement.
+		entering = make(chan struct{})
+		kctx, kcancel := context.WithCancelCause(ctx)
+		go func() {
+			_, _, err := s.Exec(kctx, "<stdin>", "entering()\n"+call)
+			done <- err
+		}()
+		<-entering
+		kcancel(script.ErrKeyboardInterrupt)
+		err := <-done
+		if script.KindOf(err) != script.KindKeyboardInterrupt || !strings.HasSuffix(script.FormatError(err), "\nKeyboardInterrupt") {
+			t.Errorf("%s interrupted by Ctrl-C: %q (kind %s), want a KeyboardInterrupt", call, script.FormatError(err), script.KindOf(err))
+		}
 	}
 	if _, _, err := s.Exec(ctx, "<stdin>", `release("i")`+"\n"+`assert_eq(tc.get_task_result(id, block=True), "i")`); err != nil {
 		t.Fatal(script.FormatError(err))

@@ -21,8 +21,8 @@ type inputLine struct {
 }
 
 // runBatch is the non-interactive shell: no prompts, no line editing, no
-// notices. Ctrl-C stops the shell (ErrInterrupted); at the end of input it
-// waits for the running non-daemon jobs.
+// notices. Ctrl-C stops the shell (ErrInterrupted); at the end of input, or
+// after exit(), it waits for the running non-daemon jobs.
 func (sh *shell) runBatch(ctx context.Context, interrupts <-chan os.Signal) (err error) {
 	sh.out, sh.errw = sh.cfg.Stdout, sh.cfg.Stderr
 	if err := sh.newSession(nil); err != nil {
@@ -51,6 +51,7 @@ func (sh *shell) runBatch(ctx context.Context, interrupts <-chan os.Signal) (err
 	defer close(quit)
 
 	failed := false
+	var exit *script.SystemExit // set by exit() or quit(): stop reading
 	var buf []string
 	flush := func() {
 		if len(buf) == 0 {
@@ -58,12 +59,16 @@ func (sh *shell) runBatch(ctx context.Context, interrupts <-chan os.Signal) (err
 		}
 		src := strings.Join(buf, "\n")
 		buf = nil
-		if !sh.execute(ctx, src) {
+		ok, ex := sh.execute(ctx, src)
+		if !ok {
 			failed = true
+		}
+		if ex != nil {
+			exit = ex
 		}
 	}
 read:
-	for !sh.isStopping() {
+	for !sh.isStopping() && exit == nil {
 		select {
 		case <-sh.stopped:
 			break read
@@ -104,16 +109,25 @@ read:
 	if err := sh.waitJobs(ctx); err != nil {
 		return err
 	}
+	if exit != nil {
+		return exitErr(exit)
+	}
 	if failed {
 		return ErrStatementFailed
 	}
 	return nil
 }
 
-// stopErr is the error Run returns when the shell was stopped.
+// stopErr is the error Run returns when the shell was stopped. Stopped by
+// Ctrl-C without a terminal, the shell says "KeyboardInterrupt", as Python
+// does, unless the interrupted statement has already said it.
 func (sh *shell) stopErr(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !sh.cfg.Interactive && !sh.interruptShown {
+		sh.interruptShown = true
+		fmt.Fprintln(sh.errw, "KeyboardInterrupt")
 	}
 	return ErrInterrupted
 }
@@ -121,8 +135,8 @@ func (sh *shell) stopErr(ctx context.Context) error {
 // waitJobs waits for the running non-daemon jobs; Ctrl-C or ctx stops the
 // wait (the jobs are then killed by closeSession).
 func (sh *shell) waitJobs(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if !sh.setForeground(cancel) {
 		return sh.stopErr(ctx)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drover-dev/drover/script"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, with a channel that
@@ -113,6 +115,21 @@ func TestBatch(t *testing.T) {
 			in:   "%help\n",
 			out:  helpText,
 		},
+		{
+			name: "help, help() and exit",
+			in:   "help\nhelp()\nexit\nquit\n",
+			out:  helpText + helpText + "Use exit() or Ctrl-D (i.e. EOF) to exit\nUse quit() or Ctrl-D (i.e. EOF) to exit\n",
+		},
+		{
+			name: "dir()",
+			in:   "zz_last = 1\ndir()[-1]\n'jobs' in dir()\n",
+			out:  "\"zz_last\"\nTrue\n",
+		},
+		{
+			name:   "exit() ends the input with status 0",
+			in:     "1/0\nexit()\nprint('not run')\n",
+			errSub: []string{"ZeroDivisionError"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +156,30 @@ func TestBatch(t *testing.T) {
 				t.Errorf("stderr = %q, want nothing", errw.String())
 			}
 		})
+	}
+}
+
+// TestBatchExit: exit(code) stops reading the input; Run returns the
+// status as a *script.SystemExit, after waiting for the jobs.
+func TestBatchExit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, errw string
+		code     int
+	}{
+		{"j = jobs.new(lambda: 1)\nexit(4)\nprint('not run')\n", "", 4},
+		{"quit('bye')\n", "bye\n", 1},
+		{"def f():\n    exit(2)\n\nf()\n", "", 2},
+	} {
+		var out, errw bytes.Buffer
+		err := Run(t.Context(), &Config{Stdin: strings.NewReader(tc.in), Stdout: &out, Stderr: &errw, Interrupt: make(chan os.Signal)})
+		var exit *script.SystemExit
+		if !errors.As(err, &exit) || exit.Code != tc.code {
+			t.Errorf("%q: Run = %v, want exit status %d", tc.in, err, tc.code)
+		}
+		if out.String() != "" || errw.String() != tc.errw {
+			t.Errorf("%q: stdout %q, stderr %q; want nothing, %q", tc.in, out.String(), errw.String(), tc.errw)
+		}
 	}
 }
 
@@ -184,8 +225,8 @@ func TestBatchInterrupt(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrInterrupted) {
 		t.Errorf("Run: %v, want ErrInterrupted", err)
 	}
-	if !strings.Contains(out.String(), "cancel") {
-		t.Errorf("output %q does not report the cancellation", out.String())
+	if !strings.HasSuffix(out.String(), "\nKeyboardInterrupt\n") || strings.Count(out.String(), "KeyboardInterrupt") != 1 {
+		t.Errorf("output %q does not end with one KeyboardInterrupt, as Python's", out.String())
 	}
 }
 
@@ -207,6 +248,9 @@ func TestBatchInterruptWhileReading(t *testing.T) {
 		t.Errorf("Run: %v, want ErrInterrupted", err)
 	}
 	inW.Close() // ends the reader goroutine
+	if got := out.String(); got != "ready\nKeyboardInterrupt\n" {
+		t.Errorf("output %q, want %q, as Python's", got, "ready\nKeyboardInterrupt\n")
+	}
 }
 
 // TestBatchContextCancel: cancelling ctx stops a busy statement and the

@@ -7,36 +7,37 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/ergochat/readline"
 
+	"github.com/drover-dev/drover/bgjob"
 	"github.com/drover-dev/drover/script"
 )
 
 // runInteractive is the line-editing shell.
 func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal) error {
-	historyFile := sh.cfg.HistoryFile
-	if historyFile != "" {
-		if err := os.MkdirAll(filepath.Dir(historyFile), 0o700); err != nil {
-			fmt.Fprintf(sh.cfg.Stderr, "drover: no history: %v\n", err)
-			historyFile = ""
-		}
+	hist, err := openHistory(sh.cfg.HistoryFile, sh.cfg.HistoryLimit)
+	if err != nil {
+		fmt.Fprintf(sh.cfg.Stderr, "drover: no history: %v\n", err)
 	}
+	defer hist.close()
 	var onResize func()
 	rl, err := readline.NewFromConfig(&readline.Config{
-		Prompt:          PS1,
-		HistoryFile:     historyFile,
-		HistoryLimit:    sh.cfg.HistoryLimit,
-		AutoComplete:    completer{sh: sh},
-		InterruptPrompt: "^C",
-		EOFPrompt:       "\n", // readline's spelling of "print nothing but the newline"
-		Stdin:           sh.cfg.Stdin,
-		Stdout:          sh.cfg.Stdout,
-		Stderr:          sh.cfg.Stderr,
-		FuncIsTerminal:  func() bool { return true },
+		Prompt: PS1,
+		// The shell keeps the history (history.go): whole statements,
+		// indentation intact.
+		HistoryLimit:           sh.cfg.HistoryLimit,
+		DisableAutoSaveHistory: true,
+		AutoComplete:           completer{sh: sh},
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "\n", // readline's spelling of "print nothing but the newline"
+		Stdin:                  newPasteReader(sh.cfg.Stdin),
+		Painter:                hidePasteBlank,
+		Stdout:                 sh.cfg.Stdout,
+		Stderr:                 sh.cfg.Stderr,
+		FuncIsTerminal:         func() bool { return true },
 		// Called once, synchronously, by NewFromConfig; watch then calls
 		// the callback on SIGWINCH (instead of readline's own goroutine,
 		// which nobody could stop).
@@ -46,6 +47,9 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 		return fmt.Errorf("shell: start line editor: %w", err)
 	}
 	defer rl.Close()
+	// Pasted code arrives in brackets (paste.go).
+	io.WriteString(sh.cfg.Stdout, bracketedPasteOn)
+	defer io.WriteString(sh.cfg.Stdout, bracketedPasteOff)
 	sh.progress = NewProgressLine(rl.Stdout(), func() int { return TermWidth(sh.cfg.Stdout) }, sh.cfg.ProgressDelay)
 	sh.out, sh.errw = sh.progress.Writer(rl.Stdout()), sh.progress.Writer(rl.Stderr())
 
@@ -76,6 +80,17 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 		wg.Wait()
 	}()
 
+	// run runs a complete statement, recording it in the history first
+	// (as Python does, so that an interrupted statement can be recalled).
+	// It reports whether the user then chose to leave, with the error Run
+	// returns.
+	run := func(src string) (leave bool, err error) {
+		sh.remember(hist, src)
+		if _, exit := sh.execute(ctx, src); exit != nil && sh.confirmExit(rl) {
+			return true, exitErr(exit)
+		}
+		return false, nil
+	}
 	var buf []string
 	for {
 		if len(buf) == 0 {
@@ -83,6 +98,7 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 		} else {
 			rl.SetPrompt(PS2)
 		}
+		hist.sync(rl)
 		line, err := rl.ReadLine()
 		if sh.isStopping() {
 			return sh.stopErr(ctx)
@@ -96,7 +112,9 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 				// Ctrl-D on a continuation line ends the statement.
 				src := strings.Join(buf, "\n")
 				buf = nil
-				sh.execute(ctx, src)
+				if leave, err := run(src); leave {
+					return err
+				}
 				continue
 			}
 			if sh.confirmExit(rl) {
@@ -106,32 +124,61 @@ func (sh *shell) runInteractive(ctx context.Context, interrupts <-chan os.Signal
 		case err != nil:
 			return fmt.Errorf("shell: read line: %w", err)
 		}
+		if isPastedBlank(line) {
+			// A blank line inside pasted code does not end the block.
+			if len(buf) > 0 {
+				buf = append(buf, "")
+			}
+			continue
+		}
 		if len(buf) == 0 {
 			t := strings.TrimSpace(line)
 			if t == "" {
 				continue
 			}
 			if strings.HasPrefix(t, "%") {
+				sh.remember(hist, t)
 				sh.magic(ctx, t)
 				continue
 			}
 		}
 		buf = append(buf, line)
 		src := strings.Join(buf, "\n")
-		if script.IsIncomplete(src) {
+		// A statement of several lines recalled from the history runs
+		// when complete, without the empty line that ends a block typed
+		// line by line.
+		recalled := len(buf) == 1 && strings.Contains(line, "\n")
+		if script.IsIncomplete(src) && !(recalled && !script.IsIncomplete(src+"\n")) {
 			continue
 		}
 		buf = nil
-		sh.execute(ctx, src)
+		if leave, err := run(src); leave {
+			return err
+		}
 	}
 }
 
-// confirmExit is called on Ctrl-D at an empty primary prompt. With no
-// running job it returns true. Otherwise it lists the running jobs and asks
-// whether to kill them and exit: "y" or "yes" (any case), or Ctrl-D again,
-// says yes; anything else, or Ctrl-C, says no.
+// remember adds a statement to the history, reporting (once) a history file
+// that cannot be written.
+func (sh *shell) remember(h *history, entry string) {
+	if err := h.add(entry); err != nil && !sh.historyFailed {
+		sh.historyFailed = true
+		fmt.Fprintf(sh.errw, "drover: %v\n", err)
+	}
+}
+
+// confirmExit is called on Ctrl-D at an empty primary prompt, and on
+// exit(). With no running job (daemon jobs do not count: they are killed
+// silently on the way out) it returns true. Otherwise it lists the running
+// jobs and asks whether to kill them and exit: "y" or "yes" (any case), or
+// Ctrl-D again, says yes; anything else, or Ctrl-C, says no.
 func (sh *shell) confirmExit(rl *readline.Instance) bool {
-	running := sh.sess.Jobs().Running()
+	var running []*bgjob.Job
+	for _, j := range sh.sess.Jobs().Running() {
+		if !j.Daemon() {
+			running = append(running, j)
+		}
+	}
 	if len(running) == 0 {
 		return true
 	}

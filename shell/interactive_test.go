@@ -2,8 +2,10 @@ package shell
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,8 +181,16 @@ func TestInteractiveCtrlCBusyLoop(t *testing.T) {
 	// back in cooked mode and Ctrl-C is a SIGINT.
 	p.waitLine("spinning")
 	p.send("\x03")
-	p.waitContains("cancel")
+	p.waitLine("KeyboardInterrupt")
 	p.waitPrompt(PS1, "")
+	got := tail(p.lines(), 8)
+	if len(got) == 8 && strings.HasPrefix(got[5], "  <stdin>:") && strings.HasSuffix(got[5], ": in spin") {
+		got[5] = "  <stdin>:L:C: in spin" // where the loop noticed the interruption
+	}
+	if diff := cmp.Diff([]string{">>> spin()", "spinning", "^C", "Traceback (most recent call last):",
+		"  <stdin>:1:5: in <toplevel>", "  <stdin>:L:C: in spin", "KeyboardInterrupt", ">>>"}, got); diff != "" {
+		t.Errorf("interrupted loop (-want +got):\n%s", diff)
+	}
 	p.send("1+1\r")
 	p.waitLine("2")
 	p.waitPrompt(PS1, "")
@@ -327,6 +337,131 @@ func TestInteractiveHistory(t *testing.T) {
 	p.waitExit()
 }
 
+// TestInteractiveHistoryBlocks: Up recalls a statement of several lines as
+// one entry, indentation intact, also after a restart (as IPython and
+// Python 3.13 do); Enter runs the recalled block at once.
+func TestInteractiveHistoryBlocks(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	up := func(p *ptyShell, what, cursorLine string) {
+		p.t.Helper()
+		p.send("\x1b[A")
+		p.waitFor(what, func(s *screen) bool { return s.cursorLine() == cursorLine })
+	}
+	// (The lines a recalled block took below the prompt are erased.)
+	emptyPrompt := func(prompt string) func(s *screen) bool {
+		return func(s *screen) bool { return s.cursorLine() == prompt && len(s.text()) == s.row+1 }
+	}
+	block := []string{">>> def q(x):", "    y = x * 2", "    return y"}
+	isBlock := func(s *screen) bool {
+		l := s.text()
+		return len(l) >= 3 && cmp.Equal(block, l[len(l)-3:]) && s.cursorLine() == "    return y"
+	}
+
+	p := startPTYShell(t, StateDirEnv+"="+state)
+	p.waitPrompt(PS1, "")
+	p.send("def q(x):\r")
+	p.waitPrompt(PS2, "")
+	p.send("    y = x * 2\r")
+	p.waitPrompt(PS2, "")
+	p.send("    return y\r")
+	p.waitPrompt(PS2, "")
+	p.send("\r")
+	p.waitPrompt(PS1, "")
+	p.send("q(2)\r")
+	p.waitLine("4")
+	p.waitPrompt(PS1, "")
+	up(p, "q(2)", ">>> q(2)")
+	p.send("\x1b[A")
+	p.waitFor("the block recalled", isBlock)
+	p.send("\r") // runs it: no empty line needed
+	p.waitPrompt(PS1, "")
+	// Up and Down come back to an empty line, even after a line typed at
+	// the "... " prompt.
+	p.send("if True:\r")
+	p.waitPrompt(PS2, "")
+	up(p, "the block recalled at ...", "    return y")
+	p.send("\x1b[B")
+	p.waitFor("an empty ... prompt", emptyPrompt(PS2))
+	p.send("    pass\r")
+	p.waitFor("the next ... prompt", emptyPrompt(PS2))
+	p.send("\r")
+	p.waitPrompt(PS1, "")
+	up(p, "the if recalled", "    pass")
+	p.send("\x1b[B")
+	p.waitFor("an empty prompt", emptyPrompt(PS1))
+	p.send("\x04")
+	if code := p.waitExit(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+
+	// After a restart, the same entries, indentation intact.
+	p = startPTYShell(t, StateDirEnv+"="+state)
+	p.waitPrompt(PS1, "")
+	up(p, "the if recalled", "    pass")
+	p.send("\x1b[A")
+	p.waitFor("the block recalled", isBlock)
+	p.send("\r")
+	p.waitPrompt(PS1, "")
+	p.send("q(21)\r")
+	p.waitLine("42")
+	p.waitPrompt(PS1, "")
+	p.send("\x04")
+	if code := p.waitExit(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	data, err := os.ReadFile(filepath.Join(state, HistoryFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := "def q(x):\r\n    y = x * 2\r\n    return y\n"
+	if want := b + "q(2)\n" + b + "if True:\r\n    pass\n" + b + "q(21)\n"; string(data) != want {
+		t.Errorf("history file %q, want %q", data, want)
+	}
+}
+
+// TestInteractivePaste: code pasted (in the terminal's paste brackets) may
+// have blank lines inside a block, as IPython and Python 3.13 allow; it
+// runs when Enter is pressed on the empty line after it.
+func TestInteractivePaste(t *testing.T) {
+	t.Parallel()
+	p := startPTYShell(t)
+	p.waitPrompt(PS1, "")
+	p.send("\x1b[200~def f(x):\r    a = x + 1\r\r    b = a * 2\r\r  \r    return b\r\x1b[201~")
+	p.waitPrompt(PS2, "")
+	p.send("\r")
+	p.waitPrompt(PS1, "")
+	p.send("f(1)\r")
+	p.waitLine("4")
+	p.waitPrompt(PS1, "")
+	// Tabs indent (Starlark's tab stops are 8 columns), without asking
+	// for completions; Windows line ends are line ends.
+	p.send("\x1b[200~def h():\r\n\tx = 5\r\n\r\n\treturn x\r\n\x1b[201~\r")
+	p.waitPrompt(PS1, "")
+	p.send("h()\r")
+	p.waitLine("5")
+	p.waitPrompt(PS1, "")
+	// Typed (not pasted), a blank line still ends the block.
+	p.send("def g():\r")
+	p.waitPrompt(PS2, "")
+	p.send("    return 1\r")
+	p.waitPrompt(PS2, "")
+	p.send("\r")
+	p.waitPrompt(PS1, "")
+	p.send("g()\r")
+	p.waitLine("1")
+	p.waitPrompt(PS1, "")
+	p.send("\x04")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	for _, l := range p.lines() {
+		if strings.Contains(l, "Error") || strings.Contains(l, "got indent") || strings.Contains(l, pasteBlank) {
+			t.Errorf("screen line %q", l)
+		}
+	}
+}
+
 func TestInteractiveMagics(t *testing.T) {
 	t.Parallel()
 	p := startPTYShell(t)
@@ -354,6 +489,141 @@ func TestInteractiveMagics(t *testing.T) {
 	p.waitPrompt(PS1, "")
 	p.send("\x04")
 	p.waitExit()
+}
+
+// TestInteractiveKeyboardInterrupt: Ctrl-C during any wait prints what
+// Python prints for an interrupted statement: the traceback, then
+// "KeyboardInterrupt". The jobs keep running.
+func TestInteractiveKeyboardInterrupt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := mkfifo(t, dir, "fifo")
+	pidFIFO := mkfifo(t, dir, "pid")
+	p := startPTYShell(t)
+	p.waitPrompt(PS1, "")
+	// Ctrl-C only once the command runs in its own process group (a
+	// SIGINT while it is being started could reach it).
+	p.send("j = jobs.sh('echo $$ > " + pidFIFO + "; exec cat " + fifo + "')\r")
+	readFIFO(t, pidFIFO)
+	p.waitPrompt(PS1, "")
+	for i, stmt := range []string{"j.wait()", "jobs.wait()", "jobs.wait(j)", "catch(j.wait)", "[catch(j.wait) for i in range(3)]"} {
+		mark := fmt.Sprintf("waiting %d", i)
+		// The statement prints first: once it is seen, the statement runs
+		// and the terminal is in cooked mode, so Ctrl-C is a SIGINT.
+		p.send("print('" + mark + "'); " + stmt + "\r")
+		p.waitLine(mark)
+		p.send("\x03")
+		p.waitFor("KeyboardInterrupt after "+stmt, func(s *screen) bool {
+			l := s.text()
+			return len(l) >= 3 && l[len(l)-2] == "KeyboardInterrupt" && strings.HasPrefix(l[len(l)-3], "  <stdin>:1:")
+		})
+		p.waitPrompt(PS1, "")
+	}
+	p.send("j.status\r")
+	p.waitLine(`"Running"`)
+	p.waitPrompt(PS1, "")
+	for _, l := range p.lines() {
+		if strings.Contains(l, "Cancelled") || strings.Contains(l, "context canceled") || strings.Contains(l, "Error") {
+			t.Errorf("screen line %q: an interruption is a KeyboardInterrupt", l)
+		}
+	}
+	p.send("\x04")
+	p.waitPrompt("Kill 1 running job and exit? [y/N] ", "")
+	p.send("y\r")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}
+
+// TestInteractiveCtrlDDaemonJobs: daemon jobs do not hold the exit: Ctrl-D
+// asks only about the others, and daemon jobs are killed silently.
+func TestInteractiveCtrlDDaemonJobs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFIFO := mkfifo(t, dir, "pid")
+	fifo := mkfifo(t, dir, "fifo")
+	p := startPTYShell(t)
+	p.waitPrompt(PS1, "")
+	p.send("d = jobs.sh('echo $$ > " + pidFIFO + "; exec sleep 1000', daemon=True)\r")
+	pid, err := strconv.Atoi(strings.TrimSpace(readFIFO(t, pidFIFO)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitPrompt(PS1, "")
+	// With a daemon and an ordinary job, the question is about the latter.
+	p.send("c = jobs.sh(['cat', '" + fifo + "'])\r")
+	p.waitPrompt(PS1, "")
+	p.send("\x04")
+	p.waitPrompt("Kill 1 running job and exit? [y/N] ", "")
+	if lines := p.lines(); !slices.Contains(lines, "1 : cat "+fifo) || slices.Contains(lines, "0 : echo $$ > "+pidFIFO+"; exec sleep 1000") {
+		t.Errorf("the running jobs listed are not just the ordinary one:\n%s", strings.Join(lines, "\n"))
+	}
+	p.send("n\r")
+	p.waitPrompt(PS1, "")
+	releaseFIFO(t, fifo)
+	p.waitContains("[job 1 completed]")
+	p.waitPrompt(PS1, "")
+	// Only the daemon is left: Ctrl-D exits at once.
+	p.send("\x04")
+	if code := p.waitExit(); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	for _, l := range p.lines() {
+		if strings.Contains(l, "[job 0") || strings.Contains(l, "Kill 0") {
+			t.Errorf("screen line %q: the daemon job was not killed silently", l)
+		}
+	}
+	if strings.Count(strings.Join(p.lines(), "\n"), "exit? [y/N]") != 1 {
+		t.Errorf("asked more than once:\n%s", p.screenText())
+	}
+	if !processGone(pid) {
+		t.Errorf("the daemon's process %d is still running after the shell exited", pid)
+	}
+}
+
+// TestInteractiveExitHelpDir: exit() and quit() leave as Ctrl-D does (asking
+// about running jobs; exit(N) sets the status); bare exit and quit say how
+// to leave, as Python's do; help and help() print the %help text; dir()
+// lists the globals.
+func TestInteractiveExitHelpDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := mkfifo(t, dir, "fifo")
+	p := startPTYShell(t)
+	p.waitPrompt(PS1, "")
+	p.send("exit\r")
+	p.waitLine("Use exit() or Ctrl-D (i.e. EOF) to exit")
+	p.waitPrompt(PS1, "")
+	p.send("quit\r")
+	p.waitLine("Use quit() or Ctrl-D (i.e. EOF) to exit")
+	p.waitPrompt(PS1, "")
+	for _, h := range []string{"help", "help()"} {
+		p.send(h + "\r")
+		p.waitContains("%bg EXPR")
+		p.waitLine("The value of the last expression is kept in _.")
+		p.waitPrompt(PS1, "")
+	}
+	p.send("my_var = 1\r")
+	p.waitPrompt(PS1, "")
+	p.send("[n for n in dir() if n in ('jobs', 'my_var', 'exit')]\r")
+	p.waitLine(`["exit", "jobs", "my_var"]`)
+	p.waitPrompt(PS1, "")
+	p.send("j = jobs.sh(['cat', '" + fifo + "'])\r")
+	p.waitPrompt(PS1, "")
+	p.send("exit()\r")
+	p.waitPrompt("Kill 1 running job and exit? [y/N] ", "")
+	p.send("n\r")
+	p.waitPrompt(PS1, "")
+	p.send("1 + 1\r") // still in the shell
+	p.waitLine("2")
+	p.waitPrompt(PS1, "")
+	p.send("quit(3)\r")
+	p.waitPrompt("Kill 1 running job and exit? [y/N] ", "")
+	p.send("y\r")
+	if code := p.waitExit(); code != 3 {
+		t.Errorf("exit status %d, want 3", code)
+	}
+	p.waitContains("[job 0 killed]")
 }
 
 // processGone reports whether process pid has ended (a zombie that nobody

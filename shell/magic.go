@@ -160,6 +160,11 @@ The jobs object (also in scripts run with drover run):
   jobs.running, jobs.completed, jobs.dead  lists of jobs
   A job has .num .status .result .output .error .traceback() .kill() .wait() ...
 
+Also: catch(f, *args) returns (value, None) or (None, error); dir() lists
+the globals, dir(x) the attributes of x; help(x) describes x; exit() or
+quit() leaves the shell, as Ctrl-D does; tc is the task farm (MapTask,
+StringTask, tc.map, tc.run, ...).
+
 Keys: Tab completes names and attributes; Up/Down and Ctrl-R search the
 history; Ctrl-C interrupts the running statement or clears the line;
 Ctrl-D on an empty line exits (asking before killing running jobs).

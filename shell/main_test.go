@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/drover-dev/drover/script"
 )
 
 // shellModeEnv switches the test binary into a drover shell (see TestMain);
@@ -32,9 +34,12 @@ func shellMain() int {
 		Interactive: IsTerminal(os.Stdin) && IsTerminal(os.Stdout),
 		HistoryFile: history,
 	})
+	var exit *script.SystemExit
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &exit):
+		return exit.Code
 	case errors.Is(err, ErrInterrupted):
 		return 130
 	case errors.Is(err, ErrStatementFailed):

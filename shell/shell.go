@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -23,8 +24,8 @@ const (
 	PS2 = "... " // continuation prompt (a statement needs more lines)
 )
 
-// DefaultHistoryLimit is the number of lines kept in the history file when
-// Config.HistoryLimit is 0.
+// DefaultHistoryLimit is the number of entries (statements) kept in the
+// history file when Config.HistoryLimit is 0.
 const DefaultHistoryLimit = 1000
 
 // closeTimeout bounds how long Run waits, on its way out, for the session to
@@ -59,11 +60,11 @@ type Config struct {
 	// IsTerminal(os.Stdin) && IsTerminal(os.Stdout).
 	Interactive bool
 
-	// HistoryFile is the file where interactive input lines are kept across
+	// HistoryFile is the file where interactive statements are kept across
 	// sessions; its directory is created (mode 0700) if missing. Empty: no
 	// history file. Usually StateDir()/HistoryFileName.
 	HistoryFile string
-	// HistoryLimit is the number of lines kept in the history file;
+	// HistoryLimit is the number of statements kept in the history file;
 	// 0 means DefaultHistoryLimit, a negative value is an error.
 	HistoryLimit int
 
@@ -105,19 +106,30 @@ type shell struct {
 
 	jobsNew starlark.Callable // the session's jobs.new, for %bg EXPR
 
-	mu         sync.Mutex         // guards foreground and stopping
-	foreground context.CancelFunc // cancels the statement (or wait) in progress, if any
-	ctrlC      bool               // Ctrl-C interrupted the foreground statement
-	stopping   bool               // set once, when stopped is closed
-	stopped    chan struct{}      // closed when the shell must end (ctx cancelled; Ctrl-C when not interactive)
+	mu         sync.Mutex              // guards foreground and stopping
+	foreground context.CancelCauseFunc // cancels the statement (or wait) in progress, if any
+	ctrlC      bool                    // Ctrl-C interrupted the foreground statement
+	stopping   bool                    // set once, when stopped is closed
+	stopped    chan struct{}           // closed when the shell must end (ctx cancelled; Ctrl-C when not interactive)
+
+	// exiting is set when the shell closes its session: from then on,
+	// daemon jobs are killed without a notice.
+	exiting atomic.Bool
+	// historyFailed: a write to the history file failed (reported once).
+	historyFailed bool
+	// interruptShown: a KeyboardInterrupt was printed (used by the
+	// shell's goroutine only).
+	interruptShown bool
 }
 
 // Run runs the shell until the input ends (or, interactively, the user
-// leaves with Ctrl-D) or ctx is cancelled, then kills the jobs still running
-// and closes the session (see CloseSession). It returns nil on a normal end;
-// ErrStatementFailed or ErrInterrupted in non-interactive mode (see those);
-// ctx.Err() when ctx was cancelled; otherwise an error naming what failed
-// (bad Config, session or terminal set-up, reading the input).
+// leaves with Ctrl-D or exit()) or ctx is cancelled, then kills the jobs
+// still running and closes the session (see CloseSession). It returns nil
+// on a normal end; a *script.SystemExit when a statement called exit(code)
+// with a code other than 0 (its Code is the status the program should
+// exit with); ErrStatementFailed or ErrInterrupted in non-interactive mode
+// (see those); ctx.Err() when ctx was cancelled; otherwise an error naming
+// what failed (bad Config, session or terminal set-up, reading the input).
 //
 // Every goroutine Run starts has ended when it returns, with one exception
 // that no Go program can avoid: when the shell is stopped (ctx, or Ctrl-C
@@ -164,9 +176,12 @@ func (sh *shell) newSession(onFinish func(*bgjob.Job)) error {
 	sc := sh.cfg.Script
 	sc.Stdout = sh.out
 	sc.Stderr = sh.errw
+	if sc.Help == "" {
+		sc.Help = helpText
+	}
 	user := sc.OnJobFinish
 	sc.OnJobFinish = func(j *bgjob.Job) {
-		if onFinish != nil {
+		if onFinish != nil && !(j.Daemon() && sh.exiting.Load()) {
 			onFinish(j)
 		}
 		if user != nil {
@@ -189,8 +204,10 @@ func (sh *shell) newSession(onFinish func(*bgjob.Job)) error {
 }
 
 // closeSession kills the jobs still running and closes the session,
-// reporting an error on standard error.
+// reporting an error on standard error. Daemon jobs are killed silently;
+// the others get a notice.
 func (sh *shell) closeSession(ctx context.Context) {
+	sh.exiting.Store(true)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	if err := CloseSession(cctx, sh.sess); err != nil {
@@ -226,7 +243,7 @@ func (sh *shell) watch(ctx context.Context, w watchers, stop <-chan struct{}) {
 			return
 		case <-done:
 			done = nil
-			sh.interruptForeground(true)
+			sh.interruptForeground(true, context.Cause(ctx))
 			if w.onCancel != nil {
 				w.onCancel()
 			}
@@ -234,7 +251,7 @@ func (sh *shell) watch(ctx context.Context, w watchers, stop <-chan struct{}) {
 			sh.mu.Lock()
 			sh.ctrlC = sh.foreground != nil
 			sh.mu.Unlock()
-			sh.interruptForeground(w.stopOnInterrupt)
+			sh.interruptForeground(w.stopOnInterrupt, script.ErrKeyboardInterrupt)
 		case <-w.resize:
 			if w.onResize != nil {
 				w.onResize()
@@ -252,13 +269,14 @@ type watchers struct {
 	onResize        func()           // called on resize; may be nil
 }
 
-// interruptForeground cancels the running statement, if any. With stop, the
-// shell is also told to stop (non-interactive Ctrl-C, ctx cancelled).
-func (sh *shell) interruptForeground(stop bool) {
+// interruptForeground cancels the running statement, if any, with cause
+// (script.ErrKeyboardInterrupt for Ctrl-C). With stop, the shell is also
+// told to stop (non-interactive Ctrl-C, ctx cancelled).
+func (sh *shell) interruptForeground(stop bool, cause error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.foreground != nil {
-		sh.foreground()
+		sh.foreground(cause)
 	}
 	if stop && !sh.stopping {
 		sh.stopping = true
@@ -267,13 +285,15 @@ func (sh *shell) interruptForeground(stop bool) {
 }
 
 // execute runs one chunk of source in the session, prints the value of a
-// sole expression (not None) on out and an error's backtrace on errw. It
-// reports whether the chunk ran without error.
-func (sh *shell) execute(ctx context.Context, src string) bool {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// sole expression (not None) on out and an error's backtrace on errw (for
+// Ctrl-C, ending with "KeyboardInterrupt", as Python). It reports whether
+// the chunk ran without error and, when it called exit() or quit(), the
+// request to leave (its message, if any, is printed on errw).
+func (sh *shell) execute(ctx context.Context, src string) (ok bool, exit *script.SystemExit) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if !sh.setForeground(cancel) {
-		return false
+		return false, nil
 	}
 	v, isExpr, err := sh.sess.Exec(rctx, "<stdin>", src)
 	sh.setForeground(nil)
@@ -281,24 +301,40 @@ func (sh *shell) execute(ctx context.Context, src string) bool {
 	ctrlC := sh.ctrlC
 	sh.ctrlC = false
 	sh.mu.Unlock()
+	if errors.As(err, &exit) {
+		if exit.Msg != "" {
+			fmt.Fprintln(sh.errw, exit.Msg)
+		}
+		return true, exit
+	}
 	if err != nil {
 		if ctrlC && sh.cfg.Interactive {
 			// The terminal echoed ^C where the cursor was.
 			io.WriteString(sh.errw, "\n")
 		}
 		fmt.Fprintln(sh.errw, strings.TrimRight(script.FormatError(err), "\n"))
-		return false
+		sh.interruptShown = errors.Is(err, script.ErrKeyboardInterrupt)
+		return false, nil
 	}
 	if isExpr && v != nil && v != starlark.None {
 		fmt.Fprintln(sh.out, v.String())
 	}
-	return true
+	return true, nil
+}
+
+// exitErr is what Run returns when the user left with exit(code): nil for
+// status 0, else the *script.SystemExit.
+func exitErr(exit *script.SystemExit) error {
+	if exit == nil || exit.Code == 0 {
+		return nil
+	}
+	return exit
 }
 
 // setForeground records cancel as the way to interrupt what the shell is
 // doing now (nil: nothing). It reports false, doing nothing, when the shell
 // is already stopping.
-func (sh *shell) setForeground(cancel context.CancelFunc) bool {
+func (sh *shell) setForeground(cancel context.CancelCauseFunc) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if cancel != nil && sh.stopping {

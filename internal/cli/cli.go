@@ -120,7 +120,7 @@ commands) from an interactive Starlark shell or from scripts.
 
 With no arguments, drover starts the shell (drover shell).`,
 		Args:          cobra.NoArgs,
-		Version:       versionString(),
+		Version:       versionLine(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,7 +130,7 @@ With no arguments, drover starts the shell (drover shell).`,
 	root.SetIn(a.io.In)
 	root.SetOut(a.io.Out)
 	root.SetErr(a.io.Err)
-	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetVersionTemplate("{{.Version}}\n") // the same line as drover version
 	shellOpts.addFlags(root)
 	root.AddCommand(
 		newShellCommand(a),

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,19 +64,24 @@ func exitCodeOf(t *testing.T, err error) int {
 
 func testdata(name string) string { return filepath.Join("testdata", name) }
 
+// TestVersion: drover version and drover --version print the same line,
+// "drover <version> (<go version> <os>/<arch>)".
 func TestVersion(t *testing.T) {
 	t.Parallel()
+	line := regexp.MustCompile(`^drover \S+( \S+)? \(go1\.\S+ ` + runtime.GOOS + `/` + runtime.GOARCH + `\)\n$`)
+	var outs []string
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		code, out, errw := runDrover(t, "", args...)
 		if code != ExitOK || errw != "" {
 			t.Errorf("drover %v: status %d, stderr %q", args, code, errw)
 		}
-		if !strings.HasPrefix(out, "drover ") && !strings.HasPrefix(out, "(devel)") && !strings.HasPrefix(out, "v") {
-			t.Errorf("drover %v: %q, want a version", args, out)
+		if !line.MatchString(out) {
+			t.Errorf("drover %v: %q, want %q", args, out, line)
 		}
-		if !strings.Contains(out, "go1.") {
-			t.Errorf("drover %v: %q does not name the Go version", args, out)
-		}
+		outs = append(outs, out)
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("drover version %q and drover --version %q differ", outs[0], outs[1])
 	}
 }
 
@@ -138,7 +145,7 @@ func TestRun(t *testing.T) {
 				testdata("error.star") + ":8:6: in <toplevel>",
 				testdata("error.star") + ":5:10: in outer",
 				testdata("error.star") + ":2:9: in inner",
-				"boom",
+				"\nAssertionError: boom\n",
 			},
 		},
 		{
@@ -151,7 +158,15 @@ func TestRun(t *testing.T) {
 			out: "result 42\n", errSubs: []string{"[job 0 completed] 6*7\n"},
 		},
 		{name: "no status-new", args: []string{"run", testdata("statusnew.star")}, out: "result 42\n", errEmpty: true},
-		{name: "syntax error", stdin: "x = (\n", args: []string{"run", "-"}, code: ExitFailure, errSubs: []string{"-:2:1:"}},
+		{name: "syntax error", stdin: "x = (\n", args: []string{"run", "-"}, code: ExitFailure, errSubs: []string{"SyntaxError: -:2:1:"}},
+		{name: "exit()", stdin: "print(1)\nexit()\nprint(2)\n", args: []string{"run", "-"}, out: "1\n", errEmpty: true},
+		{name: "exit(code)", stdin: "def f():\n    quit(code=5)\nf()\n", args: []string{"run", "-"}, code: 5, errEmpty: true},
+		{name: "exit(message)", stdin: "exit('bye')\n", args: []string{"run", "-"}, code: ExitFailure, errSubs: []string{"bye\n"}},
+		{name: "dir() and help", stdin: "x = 1\nprint(dir()[-1], 'jobs.new(f' in str(help))\n", args: []string{"run", "-"}, out: "x True\n", errEmpty: true},
+		{
+			name: "kinds as Python names them", stdin: "print(catch(lambda: 1 // 0)[1].kind)\n{}['k']\n", args: []string{"run", "-"}, code: ExitFailure,
+			out: "ZeroDivisionError\n", errSubs: []string{"Traceback (most recent call last):\n  -:2:3: in <toplevel>\nKeyError: key \"k\" not in dict\n"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,8 +295,61 @@ func TestRunInterrupt(t *testing.T) {
 	if code := exitCodeOf(t, waitWithDeadline(t, cmd)); code != ExitInterrupted {
 		t.Errorf("status %d, want %d", code, ExitInterrupted)
 	}
-	if !strings.Contains(errw.String(), "cancelled") {
-		t.Errorf("stderr %q does not say the script was cancelled", errw.String())
+	want := regexp.MustCompile(`^Traceback \(most recent call last\):\n  testdata/spin.star:\d+:\d+: in <toplevel>\nKeyboardInterrupt\n$`)
+	if !want.MatchString(errw.String()) {
+		t.Errorf("stderr %q, want Python's KeyboardInterrupt report %q", errw.String(), want)
+	}
+}
+
+// TestRunInterruptWait: Ctrl-C while drover run waits for the jobs at the
+// end of the script: KeyboardInterrupt, status 130, the jobs killed.
+func TestRunInterruptWait(t *testing.T) {
+	t.Parallel()
+	fifo := mkfifo(t)
+	cmd := droverCmd(t, "run", testdata("wait.star"), fifo)
+	out := newWatchedBuffer()
+	var errw bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &errw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !out.waitContains("started") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the script did not start: stdout %q", out.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if code := exitCodeOf(t, waitWithDeadline(t, cmd)); code != ExitInterrupted {
+		t.Errorf("status %d, want %d", code, ExitInterrupted)
+	}
+	if errw.String() != "KeyboardInterrupt\n" {
+		t.Errorf("stderr %q, want %q", errw.String(), "KeyboardInterrupt\n")
+	}
+}
+
+// TestRunExit: exit(code) ends the script; drover run waits for the jobs
+// (the fifo still has its reader) and exits with the code.
+func TestRunExit(t *testing.T) {
+	t.Parallel()
+	fifo := mkfifo(t)
+	cmd := droverCmd(t, "run", testdata("exit.star"), fifo)
+	var out, errw bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openWithDeadline(fifo, os.O_WRONLY)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	f.Close()
+	if code := exitCodeOf(t, waitWithDeadline(t, cmd)); code != 4 {
+		t.Errorf("status %d, want 4 (stderr %q)", code, errw.String())
+	}
+	if out.String() != "started\n" || errw.String() != "" {
+		t.Errorf("stdout %q, stderr %q; want %q and nothing", out.String(), errw.String(), "started\n")
 	}
 }
 

@@ -47,8 +47,12 @@ the running non-daemon jobs (unless --no-wait), then kills the jobs still
 running and stops the task farm (tasks not finished by then are dropped: wait
 for them with tc.barrier). Flags after FILE.star are passed to the script.
 
+The script may end itself with exit(code) (or quit(code)): drover run then
+waits for the jobs as at the end of the script, and exits with that status.
+
 Exit status: 0 success, 1 uncaught error, 2 usage error or unreadable
-FILE.star, 130 interrupted by Ctrl-C.`,
+FILE.star, 130 interrupted by Ctrl-C (which prints KeyboardInterrupt, with
+the traceback, as Python), or the code given to exit().`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("run: missing FILE.star")
@@ -119,19 +123,30 @@ func (a *app) runScript(ctx context.Context, opts *runOptions, args []string) er
 		return exitCode(ExitFailure, fmt.Errorf("run %s: %w", file, err))
 	}
 
-	// Ctrl-C cancels rctx: the script (or the final wait) stops.
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Ctrl-C cancels rctx: the script (or the final wait) stops, with a
+	// KeyboardInterrupt as in Python.
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var interrupted atomic.Bool
 	stopWatch := a.watchInterrupt(func() {
 		interrupted.Store(true)
-		cancel()
+		cancel(script.ErrKeyboardInterrupt)
 	})
 	defer stopWatch()
 
 	code := ExitOK
-	if err := sess.ExecFile(rctx, file, src); err != nil {
+	var exit *script.SystemExit
+	reported := false // a KeyboardInterrupt was printed
+	switch err := sess.ExecFile(rctx, file, src); {
+	case errors.As(err, &exit):
+		// exit(code): the status, after the usual wait for the jobs.
+		if exit.Msg != "" {
+			fmt.Fprintln(errw, exit.Msg)
+		}
+		code = exit.Code
+	case err != nil:
 		fmt.Fprintln(errw, strings.TrimRight(script.FormatError(err), "\n"))
+		reported = errors.Is(err, script.ErrKeyboardInterrupt)
 		code = ExitFailure
 	}
 	if !opts.noWait && rctx.Err() == nil {
@@ -139,6 +154,10 @@ func (a *app) runScript(ctx context.Context, opts *runOptions, args []string) er
 			fmt.Fprintf(errw, "drover: run %s: wait for jobs: %v\n", file, err)
 			code = ExitFailure
 		}
+	}
+	if interrupted.Load() && !reported {
+		// Ctrl-C during the final wait (or as the script ended).
+		fmt.Fprintln(errw, "KeyboardInterrupt")
 	}
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer ccancel()

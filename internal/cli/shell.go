@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-dev/drover/script"
 	"github.com/drover-dev/drover/shell"
 )
 
@@ -98,9 +99,12 @@ func (a *app) runShell(ctx context.Context, opts *shellOptions) error {
 	if cerr := closeFarm(farm); cerr != nil {
 		fmt.Fprintf(a.io.Err, "drover: %v\n", cerr)
 	}
+	var exit *script.SystemExit
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &exit):
+		return exitCode(exit.Code, nil) // exit(code)
 	case errors.Is(err, shell.ErrStatementFailed):
 		return exitCode(ExitFailure, nil) // the errors are already printed
 	case errors.Is(err, shell.ErrInterrupted):

@@ -14,11 +14,15 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print drover's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "drover "+versionString())
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 			return err
 		},
 	}
 }
+
+// versionLine is what drover version and drover --version print:
+// "drover v0.1.0 (go1.26.0 linux/amd64)".
+func versionLine() string { return "drover " + versionString() }
 
 // versionString is the module version of the binary (or "(devel)"), the VCS
 // revision when the build recorded one, the Go version and the platform:
