@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,6 +226,9 @@ func TestOnFinish(t *testing.T) {
 	k := mustNew(t, m, "spin()")
 	_ = k.Kill()
 	got := []seen{<-ch, <-ch, <-ch}
+	// OnFinish runs after Done is closed, so job 1's call may come after
+	// job 2's: compare in job order.
+	slices.SortFunc(got, func(a, b seen) int { return a.num - b.num })
 	want := []seen{{0, bgjob.Completed, false}, {1, bgjob.Dead, false}, {2, bgjob.Dead, false}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(seen{})); diff != "" {
 		t.Errorf("OnFinish calls (-want +got):\n%s", diff)
