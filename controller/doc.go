@@ -73,8 +73,9 @@
 //     EngineLost: retried elsewhere if the task has retries left, else
 //     through the recovery task, else the task finishes EngineLost (a
 //     string task: a TaskResult carrying it, as the seed's connection
-//     error). Attempts an engine hands back unstarted when it leaves (Bye)
-//     are queued again without using a retry.
+//     error). Every attempt an engine still holds when it leaves (Bye: it
+//     finished the others and sent their outcomes first) is queued again
+//     without using a retry.
 //   - Window: an engine may have several attempts assigned (Config.Window,
 //     capped by the engine's own). Window 1 is the seed's behaviour.
 //   - Poll makes "not finished" explicit (the seed returned None).

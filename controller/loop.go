@@ -821,7 +821,17 @@ func (l *loop) handle(msgs []transport.FromEngine) {
 			l.setProps(e, m.Props.Properties)
 		case m.Bye != nil:
 			l.log.Info("controller: engine left", "engine", e.id, "reason", m.Bye.Reason)
-			l.lose(e, m.Bye.Unstarted)
+			// Every attempt the engine still holds when its Bye arrives was
+			// not finished by it: the results of those it finished came
+			// before the Bye on the same connection. That includes
+			// attempts assigned after the engine wrote its Unstarted list
+			// (still on the wire to it), which it will never run. Queue
+			// them all again without using a retry.
+			unstarted := make([]transport.AttemptID, 0, len(e.inflight))
+			for _, t := range e.inflight {
+				unstarted = append(unstarted, t.attempt)
+			}
+			l.lose(e, unstarted)
 		case m.Lost != nil:
 			l.log.Info("controller: engine lost", "engine", e.id, "reason", m.Lost.Reason)
 			l.lose(e, nil)
