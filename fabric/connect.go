@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -224,7 +225,7 @@ func resolveTarget(target string, role Role, o *ConnectOptions) (*ConnFile, erro
 			}
 		}
 		if o.CredentialsFile != "" {
-			if err := readCredentials(o.CredentialsFile, f); err != nil {
+			if err := ReadCredentials(o.CredentialsFile, f); err != nil {
 				return nil, err
 			}
 		}
@@ -250,8 +251,16 @@ func resolveTarget(target string, role Role, o *ConnectOptions) (*ConnFile, erro
 	return f, nil
 }
 
-// readCredentials reads a .creds or nkey seed file into f.
-func readCredentials(path string, f *ConnFile) error {
+// ReadCredentials reads a credentials file into f, as Connect reads
+// ConnectOptions.CredentialsFile: a NATS .creds file (f.CredsFile is set to
+// its absolute path), a user nkey seed (SU...) or a token (one word). The
+// file must be private to its owner (mode 0600) where the system has
+// modes. It does not validate f as a whole (see ConnFile.Validate).
+func ReadCredentials(path string, f *ConnFile) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("credentials file: %w", err)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("credentials file: %w", err)

@@ -43,7 +43,7 @@ const maxFileSize = 1 << 20
 var (
 	// ErrInsecureFile: the file can be read or written by users other than
 	// its owner (it holds credentials; it must be mode 0600).
-	ErrInsecureFile = errors.New("connection file is accessible to other users")
+	ErrInsecureFile = errors.New("file with credentials is accessible to other users")
 	// ErrFileVersion: the file's version is not FileVersion.
 	ErrFileVersion = errors.New("unsupported connection file version")
 	// ErrWrongRole: the file is for another role than the one asked for.

@@ -4,8 +4,12 @@ package embedded
 
 import "os"
 
-// lockDir does not lock on this system: two controllers on one data
+// LockDataDir does not lock on this system: two controllers on one data
 // directory are not detected.
-func lockDir(path string) (*os.File, error) { return nil, nil }
+func LockDataDir(dir string) (unlock func() error, err error) {
+	return func() error { return nil }, nil
+}
 
-func unlockDir(f *os.File) error { return nil }
+func lockFile(path string) (*os.File, error) { return nil, nil }
+
+func unlockFile(f *os.File) error { return nil }

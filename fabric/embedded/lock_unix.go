@@ -6,12 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
-// lockDir takes an exclusive, non-blocking lock on path (created with mode
-// 0600): one controller per data directory.
-func lockDir(path string) (*os.File, error) {
+// LockDataDir takes the exclusive, non-blocking lock of the data directory
+// dir (its file LockFileName, created with mode 0600): one controller per
+// data directory. A lock held by another process is an error that matches
+// ErrDataDirInUse. unlock releases it (a lock is also released when the
+// process ends, even by kill -9). The embedded server takes it itself;
+// drover controller --nats, which embeds no server, takes it with this.
+func LockDataDir(dir string) (unlock func() error, err error) {
+	f, err := lockFile(filepath.Join(dir, LockFileName))
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return unlockFile(f) }, nil
+}
+
+// lockFile takes an exclusive, non-blocking lock on path (created with
+// mode 0600).
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -26,7 +41,7 @@ func lockDir(path string) (*os.File, error) {
 	return f, nil
 }
 
-func unlockDir(f *os.File) error {
+func unlockFile(f *os.File) error {
 	if f == nil {
 		return nil
 	}

@@ -172,7 +172,7 @@ func Start(ctx context.Context, cfg *Config) (*Server, error) {
 	for _, r := range []fabric.Role{fabric.RoleController, fabric.RoleEngine, fabric.RoleClient} {
 		s.files[r] = filepath.Join(c.DataDir, fabric.FileName(r))
 	}
-	if s.lock, err = lockDir(filepath.Join(c.DataDir, LockFileName)); err != nil {
+	if s.lock, err = lockFile(filepath.Join(c.DataDir, LockFileName)); err != nil {
 		return nil, fmt.Errorf("start nats server: %w", err)
 	}
 	ok := false
@@ -427,7 +427,7 @@ func (s *Server) stop() error {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
 	}
-	errs = append(errs, unlockDir(s.lock))
+	errs = append(errs, unlockFile(s.lock))
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,11 @@
 // process.
 //
 // Commands: drover (no arguments: the shell), drover shell, drover run
-// FILE.star [ARGS...], drover version, drover completion bash|zsh|fish|powershell.
+// FILE.star [ARGS...], drover version, drover completion
+// bash|zsh|fish|powershell, and from package netcmd the network ones:
+// drover controller, engine, status, engines and bench. drover shell and
+// drover run take --connect to use a controller instead of their
+// in-process farm.
 //
 // To add a command, write a newXxxCommand(*app) *cobra.Command in a file of
 // its own and add it in newRoot; flags shared by the commands that open a
@@ -16,69 +20,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-dev/drover/internal/netcmd"
 )
 
 // Exit statuses returned by Main.
 const (
-	ExitOK          = 0   // success
-	ExitFailure     = 1   // the work failed (an uncaught Starlark error, ...)
-	ExitUsage       = 2   // bad command line or missing input file
-	ExitInterrupted = 130 // stopped by Ctrl-C (128 + SIGINT), as shells report it
+	ExitOK          = netcmd.ExitOK      // success
+	ExitFailure     = netcmd.ExitFailure // the work failed (an uncaught Starlark error, a controller that could not start, ...)
+	ExitUsage       = netcmd.ExitUsage   // bad command line or missing input file
+	ExitInterrupted = 130                // stopped by Ctrl-C (128 + SIGINT), as shells report it
 )
 
-// IO is the environment a command runs in. The zero value means the
-// process's own: os.Stdin, os.Stdout, os.Stderr, os.Getenv and SIGINT.
-type IO struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-	// Getenv looks up an environment variable ("" when unset). Nil: os.Getenv.
-	Getenv func(string) string
-	// Interrupt delivers Ctrl-C to the running command. Nil: the command
-	// calls signal.Notify(os.Interrupt) while it runs, and stops it after.
-	Interrupt <-chan os.Signal
-}
+// IO is the environment a command runs in: standard streams, environment,
+// interrupt source, and what drover engine starts. The zero value means
+// the process's own (see netcmd.IO).
+type IO = netcmd.IO
 
-// withDefaults fills the zero fields of stdio.
-func (stdio IO) withDefaults() IO {
-	if stdio.In == nil {
-		stdio.In = os.Stdin
-	}
-	if stdio.Out == nil {
-		stdio.Out = os.Stdout
-	}
-	if stdio.Err == nil {
-		stdio.Err = os.Stderr
-	}
-	if stdio.Getenv == nil {
-		stdio.Getenv = os.Getenv
-	}
-	return stdio
-}
-
-// exitError is an error that sets Main's exit status. A nil err means the
-// message was already printed.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// exitCode makes an error that ends Main with code; err (may be nil) is
-// printed by Main.
-func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
+// exitCode makes an error that ends Main with code; err (may be nil: the
+// message was already printed) is printed by Main.
+func exitCode(code int, err error) error { return &netcmd.ExitError{Code: code, Err: err} }
 
 // app is what the commands share: the injected IO.
 type app struct {
@@ -90,19 +54,19 @@ type app struct {
 // printed on stdio.Err as "drover: MESSAGE". Cancelling ctx (the process got
 // SIGTERM, say) ends the running command, which kills its jobs.
 func Main(ctx context.Context, args []string, stdio IO) int {
-	a := &app{io: stdio.withDefaults()}
+	a := &app{io: stdio.WithDefaults()}
 	root := newRoot(a)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
+	var ee *netcmd.ExitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintf(a.io.Err, "drover: %v\n", ee.err)
+		if ee.Err != nil {
+			fmt.Fprintf(a.io.Err, "drover: %v\n", ee.Err)
 		}
-		return ee.code
+		return ee.Code
 	}
 	// Everything else comes from cobra's parsing of the command line.
 	fmt.Fprintf(a.io.Err, "drover: %v\nRun 'drover --help' for usage.\n", err)
@@ -136,6 +100,13 @@ With no arguments, drover starts the shell (drover shell).`,
 		newShellCommand(a),
 		newRunCommand(a),
 		newVersionCommand(),
+		// The network commands; engine must stay a direct child of the
+		// root: drover engine -n N starts "drover engine -n 1 ...".
+		netcmd.Controller(a.io),
+		netcmd.Engine(a.io),
+		netcmd.Status(a.io),
+		netcmd.Engines(a.io),
+		netcmd.Bench(a.io),
 	)
 	return root
 }

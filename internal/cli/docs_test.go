@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/drover-dev/drover"
+	"github.com/drover-dev/drover/internal/netcmd"
 	"github.com/drover-dev/drover/script"
 )
 
@@ -96,7 +97,7 @@ func TestDocsTasks(t *testing.T) {
 	for _, b := range blocks {
 		t.Run(strconv.Itoa(b.line), func(t *testing.T) {
 			t.Parallel()
-			cfg := &drover.Config{Engines: 2, Registry: builtinFunctions(), Depend: script.CompileDepend,
+			cfg := &drover.Config{Engines: 2, Registry: netcmd.BuiltinFunctions(), Depend: script.CompileDepend,
 				AllowCommands: true, FailurePenalty: time.Second}
 			for _, kv := range strings.Fields(b.farm) {
 				k, v, _ := strings.Cut(kv, "=")

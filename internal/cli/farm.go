@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/drover-dev/drover"
+	"github.com/drover-dev/drover/fabric"
+	"github.com/drover-dev/drover/internal/netcmd"
 	"github.com/drover-dev/drover/script"
 )
 
@@ -23,62 +24,13 @@ type farmClient struct{ drover.Client }
 
 func (c farmClient) Engine(id drover.EngineID) script.EngineClient { return c.Client.Engine(id) }
 
-// builtinFunctions registers the Go functions of the command's in-process farm, for
-// demos and benchmarks (MapTask("sleep", args=[0.5])):
-//
-//	noop(*args, **kwargs)  does nothing, returns None
-//	echo(x)                returns x; echo(a, b, ...) returns [a, b, ...]
-//	sleep(seconds)         sleeps (stopped by abort or a timeout), returns None
-//	fail(message)          fails with message
-func builtinFunctions() *drover.Registry {
-	reg := drover.NewRegistry()
-	reg.MustRegister("noop", func(context.Context, []any, map[string]any) (any, error) { return nil, nil })
-	reg.MustRegister("echo", func(_ context.Context, args []any, _ map[string]any) (any, error) {
-		if len(args) == 1 {
-			return args[0], nil
-		}
-		if args == nil {
-			args = []any{}
-		}
-		return args, nil
-	})
-	reg.MustRegister("sleep", func(ctx context.Context, args []any, _ map[string]any) (any, error) {
-		if len(args) != 1 {
-			return nil, fmt.Errorf("sleep: want 1 argument (seconds), got %d", len(args))
-		}
-		var secs float64
-		switch x := args[0].(type) {
-		case int64:
-			secs = float64(x)
-		case float64:
-			secs = x
-		default:
-			return nil, fmt.Errorf("sleep: seconds must be a number, not %T", args[0])
-		}
-		if secs < 0 || math.IsNaN(secs) {
-			return nil, fmt.Errorf("sleep: seconds must not be negative, got %v", secs)
-		}
-		t := time.NewTimer(time.Duration(min(secs, 1e9) * float64(time.Second)))
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	})
-	reg.MustRegister("fail", func(_ context.Context, args []any, _ map[string]any) (any, error) {
-		parts := make([]string, len(args))
-		for i, a := range args {
-			parts[i] = fmt.Sprint(a)
-		}
-		return nil, errors.New(strings.Join(parts, " "))
-	})
-	return reg
-}
-
-// farmOptions are the task-farm flags of the commands that open a session.
+// farmOptions are the task-farm flags of the commands that open a session:
+// those of the in-process farm, or --connect to a controller.
 type farmOptions struct {
+	flags          *pflag.FlagSet // to know which flags were given
+	connect        string
+	creds          string
+	prefix         string
 	engines        int
 	scheduler      string
 	failurePenalty time.Duration
@@ -88,6 +40,10 @@ type farmOptions struct {
 
 func (o *farmOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	o.flags = f
+	f.StringVar(&o.connect, "connect", "", `use the controller of this client connection file, or these NATS URLs, for tc instead of an in-process farm ("-": drover-client.json in drover's state directory, the controller this user started)`)
+	f.StringVar(&o.creds, "creds", "", "with --connect NATS URLs: a credentials file (.creds, nkey seed or token; mode 0600)")
+	f.StringVar(&o.prefix, "prefix", fabric.DefaultPrefix, "with --connect NATS URLs: the controller's subject prefix")
 	f.IntVar(&o.engines, "engines", runtime.NumCPU(), "number of engines of the in-process task farm (0: no farm and no tc)")
 	f.StringVar(&o.scheduler, "scheduler", "fifo", "task scheduling order: fifo (oldest task first) or lifo (newest first)")
 	f.DurationVar(&o.failurePenalty, "failure-penalty", time.Second, "how long an engine is kept out of scheduling after a failed attempt (0: none)")
@@ -98,6 +54,22 @@ func (o *farmOptions) addFlags(cmd *cobra.Command) {
 
 // check validates the flags; its errors are usage errors.
 func (o *farmOptions) check() error {
+	if o.connect != "" {
+		for _, name := range []string{"engines", "scheduler", "failure-penalty", "idle-timeout", "window"} {
+			if o.flags != nil && o.flags.Changed(name) {
+				return fmt.Errorf("--%s is for the in-process farm; with --connect the controller decides it (drover controller --%s)", name, name)
+			}
+		}
+		if o.creds != "" && !fabric.IsURL(o.connect) {
+			return fmt.Errorf("--creds is for NATS URLs: a connection file holds its credentials")
+		}
+		return nil
+	}
+	for _, name := range []string{"creds", "prefix"} {
+		if o.flags != nil && o.flags.Changed(name) {
+			return fmt.Errorf("--%s is for --connect NATS URLs", name)
+		}
+	}
 	switch {
 	case o.engines < 0:
 		return fmt.Errorf("--engines %d: must not be negative", o.engines)
@@ -113,9 +85,23 @@ func (o *farmOptions) check() error {
 	return nil
 }
 
-// openFarm starts the in-process farm (nil with --engines 0). Engine print
-// output goes to out.
-func (o *farmOptions) openFarm(ctx context.Context, out *engineOutput) (*drover.Farm, error) {
+// openFarm starts the in-process farm (nil with --engines 0), or connects
+// to the controller given by --connect. Engine print output of the
+// in-process farm goes to out; reg is the in-process engines' functions.
+func (o *farmOptions) openFarm(ctx context.Context, stdio IO, reg *drover.Registry, out *engineOutput) (drover.Client, error) {
+	if o.connect != "" {
+		target := o.connect
+		if target == "-" {
+			target = "" // netcmd.Dial: the state directory's client file
+		}
+		r, err := netcmd.Dial(ctx, stdio, target, &fabric.ConnectOptions{
+			Name: "drover-session", Prefix: o.prefix, CredentialsFile: o.creds,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	if o.engines == 0 {
 		return nil, nil
 	}
@@ -125,10 +111,10 @@ func (o *farmOptions) openFarm(ctx context.Context, out *engineOutput) (*drover.
 		}
 		return d
 	}
-	return drover.Open(ctx, &drover.Config{
+	farm, err := drover.Open(ctx, &drover.Config{
 		Engines:        o.engines,
 		Scheduler:      o.scheduler,
-		Registry:       builtinFunctions(),
+		Registry:       reg,
 		FailurePenalty: orNone(o.failurePenalty),
 		IdleTimeout:    orNone(o.idleTimeout),
 		Window:         o.window,
@@ -136,19 +122,30 @@ func (o *farmOptions) openFarm(ctx context.Context, out *engineOutput) (*drover.
 		AllowCommands:  true,
 		Print:          out.print,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return farm, nil
 }
 
-// closeFarm stops the farm at once: tasks still queued or running are
-// dropped (their attempts stopped); it returns when every goroutine of the
-// farm has ended.
-func closeFarm(farm *drover.Farm) error {
-	if farm == nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := farm.Close(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("close task farm: %w", err)
+// closeFarm stops the in-process farm at once (tasks still queued or
+// running are dropped, their attempts stopped; it returns when every
+// goroutine of the farm has ended), or disconnects from the controller
+// (whose tasks go on).
+func closeFarm(c drover.Client) error {
+	switch c := c.(type) {
+	case *drover.Farm:
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := c.Close(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("close task farm: %w", err)
+		}
+	case *drover.Remote:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			return fmt.Errorf("disconnect from the controller: %w", err)
+		}
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func (a *app) runScript(ctx context.Context, opts *runOptions, args []string) er
 	engineOut := &engineOutput{}
 	engineOut.set(out)
 	defer engineOut.set(nil)
-	farm, err := opts.session.farm.openFarm(ctx, engineOut)
+	farm, err := opts.session.farm.openFarm(ctx, a.io, a.io.Functions(), engineOut)
 	if err != nil {
 		return exitCode(ExitFailure, fmt.Errorf("run %s: start the task farm: %w", file, err))
 	}

@@ -20,7 +20,7 @@ func (o *sessionOptions) addFlags(cmd *cobra.Command) {
 
 // config returns the session configuration for these options, with argv as
 // the script's argv and farm (if not nil) behind tc.
-func (o *sessionOptions) config(argv []string, farm *drover.Farm) script.Config {
+func (o *sessionOptions) config(argv []string, farm drover.Client) script.Config {
 	c := script.Config{Args: argv}
 	if farm != nil {
 		c.Tasks = farmClient{farm}

@@ -80,7 +80,7 @@ func (a *app) runShell(ctx context.Context, opts *shellOptions) error {
 		}
 	}
 	engineOut := &engineOutput{}
-	farm, err := opts.session.farm.openFarm(ctx, engineOut)
+	farm, err := opts.session.farm.openFarm(ctx, a.io, a.io.Functions(), engineOut)
 	if err != nil {
 		return exitCode(ExitFailure, fmt.Errorf("shell: start the task farm: %w", err))
 	}

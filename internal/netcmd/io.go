@@ -1,0 +1,169 @@
+package netcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/drover-dev/drover"
+	"github.com/drover-dev/drover/internal/statedir"
+)
+
+// Exit statuses of the commands (the same as internal/cli's).
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the command failed (a controller that could not start, an engine process that failed)
+	ExitUsage   = 2 // bad command line
+)
+
+// IO is the environment a command runs in. The zero value means the
+// process's own: os.Stdin, os.Stdout, os.Stderr, os.Getenv, SIGINT, the
+// running program and its environment. A command's ctx (cobra's
+// ExecuteContext) is its life: cancelling it (the process got SIGTERM)
+// stops it as SIGINT does.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+	// Getenv looks up an environment variable ("" when unset). Nil:
+	// os.Getenv. It decides the state directory (DROVER_STATE_DIR,
+	// XDG_STATE_HOME, HOME) where connection files are by default.
+	Getenv func(string) string
+	// Interrupt delivers SIGINT to the running command. Nil: the command
+	// calls signal.Notify(os.Interrupt) while it runs, and stops it after.
+	Interrupt <-chan os.Signal
+	// Executable returns the drover program that drover engine -n N starts
+	// for each engine process (with the arguments "engine -n 1 ...", the
+	// command path of the engine command). Nil: os.Executable.
+	Executable func() (string, error)
+	// Environ is the environment of the engine processes drover engine -n N
+	// starts. Nil: os.Environ.
+	Environ func() []string
+	// Functions returns the Go functions an engine offers to map tasks
+	// (by name). Nil: the built-in set noop, echo, sleep and fail, as the
+	// in-process farm of drover shell and drover run.
+	Functions func() *drover.Registry
+}
+
+// WithDefaults returns stdio with its zero fields filled in.
+func (stdio IO) WithDefaults() IO {
+	if stdio.In == nil {
+		stdio.In = os.Stdin
+	}
+	if stdio.Out == nil {
+		stdio.Out = os.Stdout
+	}
+	if stdio.Err == nil {
+		stdio.Err = os.Stderr
+	}
+	if stdio.Getenv == nil {
+		stdio.Getenv = os.Getenv
+	}
+	if stdio.Executable == nil {
+		stdio.Executable = os.Executable
+	}
+	if stdio.Environ == nil {
+		stdio.Environ = os.Environ
+	}
+	if stdio.Functions == nil {
+		stdio.Functions = BuiltinFunctions
+	}
+	return stdio
+}
+
+// stateDir is the directory of the connection files of the controller
+// started by this user.
+func (stdio IO) stateDir() (string, error) { return statedir.Dir(stdio.Getenv, os.UserHomeDir) }
+
+// interruptible returns a ctx that ends with parent or at the first
+// SIGINT (stdio.Interrupt), and its stop function, which must be called.
+func (stdio IO) interruptible(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := stdio.Interrupt
+	var sig chan os.Signal
+	if ch == nil {
+		sig = make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		ch = sig
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case s := <-ch:
+			cancel(fmt.Errorf("got %v", s))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		<-stopped
+		if sig != nil {
+			signal.Stop(sig)
+		}
+		cancel(nil)
+	}
+}
+
+// ExitError is an error that sets the exit status of the command that
+// returns it (internal/cli's Main maps it with ExitCode). A nil Err means
+// the message was already printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// failure wraps err as an ExitError with ExitFailure.
+func failure(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
+
+// usage makes a usage error (ExitUsage).
+func usage(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode returns the exit status for err as the commands of this
+// package mean it: ExitOK for nil, an ExitError's code, else ExitUsage
+// (cobra's errors are about the command line).
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitUsage
+}
+
+// newLogger returns the slog logger of a command: text on w, at level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "info", "":
+		l = slog.LevelInfo
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, usage("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
