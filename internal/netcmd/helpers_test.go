@@ -190,6 +190,9 @@ func startProc(t testing.TB, stateDir string, args ...string) *proc {
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
+			if t.Failed() {
+				t.Logf("%s (exited: %v): stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), p.waitErr, p.out.String(), p.err.String())
+			}
 			return
 		default:
 		}

@@ -214,7 +214,9 @@ func TestProcessMaxMemory(t *testing.T) {
 	ctx := waitCtx(t, 60*time.Second)
 	ctl := startProc(t, dir, "controller", "--log-level", "info")
 	ctl.out.wait(t, ctx, "ready line", prefixed(ReadyLine))
-	eng := startProc(t, dir, "engine", "--max-memory", "64MiB")
+	// 256MiB: room for the engine to start under -race on a loaded
+	// machine; the big task needs gigabytes.
+	eng := startProc(t, dir, "engine", "--max-memory", "256MiB")
 	ctl.err.wait(t, ctx, "engine registered", contains("controller: engine registered"))
 	if !strings.Contains(eng.err.String(), "memory limit") {
 		t.Errorf("the engine does not log its memory limit:\n%s", eng.err.String())
