@@ -13,8 +13,20 @@ import (
 
 func main() {
 	// SIGTERM and SIGHUP end the running command cleanly (its jobs are
-	// killed); SIGINT is handled by the commands themselves.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	// killed, an engine hands back its tasks); a second one kills the
+	// process at once. SIGINT is handled by the commands themselves. A
+	// signal the process was started ignoring (nohup) stays ignored.
+	var sigs []os.Signal
+	for _, s := range []os.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	ctx, stop := context.Background(), func() {}
+	if len(sigs) > 0 { // (no signals would mean all of them)
+		ctx, stop = signal.NotifyContext(ctx, sigs...)
+		context.AfterFunc(ctx, stop) // the default action for the next one
+	}
 	code := cli.Main(ctx, os.Args[1:], cli.IO{})
 	stop()
 	os.Exit(code)

@@ -218,7 +218,9 @@ func (a *app) watchInterrupt(onInterrupt func()) (stop func()) {
 	var unnotify func()
 	if interrupts == nil {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt)
+		if !signal.Ignored(os.Interrupt) { // (drover run ... & in a script: stays ignored)
+			signal.Notify(ch, os.Interrupt)
+		}
 		unnotify = func() { signal.Stop(ch) }
 		interrupts = ch
 	}

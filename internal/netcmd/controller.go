@@ -194,8 +194,9 @@ type fabricSetup struct {
 }
 
 func runController(parent context.Context, stdio IO, o *controllerOptions) error {
-	ctx, stop := stdio.interruptible(parent)
-	defer stop()
+	sig := stdio.stopSignals(parent)
+	defer sig.stop()
+	ctx := sig.ctx
 	log, err := newLogger(stdio.Err, o.logLevel)
 	if err != nil {
 		return err
@@ -217,13 +218,14 @@ func runController(parent context.Context, stdio IO, o *controllerOptions) error
 	if err != nil {
 		return failure(err)
 	}
-	err = serveController(ctx, stdio.Out, o, fs, log)
+	err = serveController(ctx, sig.now, stdio.Out, o, fs, log)
 	return errors.Join(err, fs.close())
 }
 
 // serveController runs the controller and the control API on fs until ctx
-// ends, then stops them.
-func serveController(ctx context.Context, out io.Writer, o *controllerOptions, fs *fabricSetup, log *slog.Logger) error {
+// ends, then stops them: it waits up to o.stopTimeout for the running
+// attempts, or until now is closed (a second Ctrl-C).
+func serveController(ctx context.Context, now <-chan struct{}, out io.Writer, o *controllerOptions, fs *fabricSetup, log *slog.Logger) error {
 	cs, err := startControl(fs, o.config(log), log)
 	if err != nil {
 		return failure(err)
@@ -241,8 +243,8 @@ func serveController(ctx context.Context, out io.Writer, o *controllerOptions, f
 		"scheduler", o.scheduler, "window", o.window)
 
 	<-ctx.Done()
-	log.Info("controller: stopping", "cause", context.Cause(ctx), "stop_timeout", o.stopTimeout)
-	err = cs.stop(o.stopTimeout, log)
+	log.Info("controller: stopping (Ctrl-C again: stop at once)", "cause", context.Cause(ctx), "stop_timeout", o.stopTimeout)
+	err = cs.stopWhen(o.stopTimeout, now, log)
 	fmt.Fprintf(out, "drover controller %s stopped\n", fs.id)
 	if err != nil {
 		return failure(err)
@@ -287,8 +289,27 @@ func startControl(fs *fabricSetup, cfg *controller.Config, log *slog.Logger) (*c
 // stop stops the controller (waiting up to timeout for the running
 // attempts), the control API and the transport end.
 func (c *control) stop(timeout time.Duration, log *slog.Logger) error {
+	return c.stopWhen(timeout, nil, log)
+}
+
+// stopWhen is stop that also stops waiting for the running attempts when
+// now is closed.
+func (c *control) stopWhen(timeout time.Duration, now <-chan struct{}, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if now != nil {
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-now:
+				log.Info("controller: stopping at once")
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		defer func() { cancel(); <-watched }()
+	}
 	var errs []error
 	if err := c.ctl.Stop(sctx); err != nil {
 		log.Warn("controller: running attempts abandoned", "err", err)

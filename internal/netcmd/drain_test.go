@@ -179,8 +179,15 @@ func TestDrainGraceOver(t *testing.T) {
 	d.drain()
 	d.handBackAll()
 	stopServe()
-	close(f.release) // the next attempt returns at once
 	f.serve(t, context.Background(), false)
+	// The attempt handed back runs again on the new engine (the first one
+	// was stopped: it cannot have returned 7, release is still open).
+	select {
+	case <-f.started:
+	case <-ctx.Done():
+		t.Fatal("the stopped attempt was not run again")
+	}
+	close(f.release)
 	v, err := f.ctl.Result(ctx, id)
 	if err != nil || v != int64(7) {
 		t.Fatalf("Result = %v, %v; want 7", v, err)

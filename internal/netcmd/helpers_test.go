@@ -100,14 +100,15 @@ type inProc struct {
 	out, err *lines
 	cancel   context.CancelFunc
 	done     chan error
+	intr     chan os.Signal // its IO.Interrupt: send os.Interrupt for a Ctrl-C
 }
 
 func startInProc(t testing.TB, args ...string) *inProc {
 	t.Helper()
-	p := &inProc{out: &lines{}, err: &lines{}, done: make(chan error, 1)}
+	p := &inProc{out: &lines{}, err: &lines{}, done: make(chan error, 1), intr: make(chan os.Signal)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: make(chan os.Signal)})
+	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: p.intr})
 	root.SetArgs(args)
 	go func() { p.done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() {

@@ -81,16 +81,38 @@ func (stdio IO) WithDefaults() IO {
 func (stdio IO) stateDir() (string, error) { return statedir.Dir(stdio.Getenv, os.UserHomeDir) }
 
 // interruptible returns a ctx that ends with parent or at the first
-// SIGINT (stdio.Interrupt), and its stop function, which must be called.
+// SIGINT (see stopSignals), and its stop function, which must be called.
 func (stdio IO) interruptible(parent context.Context) (context.Context, context.CancelFunc) {
+	s := stdio.stopSignals(parent)
+	return s.ctx, s.stop
+}
+
+// stopping is how a long-running command (controller, engine) is asked to
+// stop: ctx ends at the first request (parent ends: SIGTERM, see
+// cmd/drover; or a first SIGINT: stop gracefully), now is closed at the
+// next SIGINT (stop at once: a user pressing Ctrl-C again does not want to
+// wait; a second SIGTERM kills the process, see cmd/drover).
+type stopping struct {
+	ctx  context.Context
+	now  <-chan struct{}
+	stop context.CancelFunc // must be called; ends the signal handling
+}
+
+// stopSignals watches stdio.Interrupt, or, when it is nil, the process's
+// SIGINT, unless the process ignores it (a background job of a
+// non-interactive shell: it stays ignored).
+func (stdio IO) stopSignals(parent context.Context) *stopping {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := stdio.Interrupt
 	var sig chan os.Signal
 	if ch == nil {
 		sig = make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt)
+		if !signal.Ignored(os.Interrupt) {
+			signal.Notify(sig, os.Interrupt)
+		}
 		ch = sig
 	}
+	now := make(chan struct{})
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -98,17 +120,24 @@ func (stdio IO) interruptible(parent context.Context) (context.Context, context.
 		select {
 		case s := <-ch:
 			cancel(fmt.Errorf("got %v", s))
+		case <-ctx.Done(): // parent ended (SIGTERM via main, a test)
+		case <-done:
+			return
+		}
+		select {
+		case <-ch:
+			close(now)
 		case <-done:
 		}
 	}()
-	return ctx, func() {
+	return &stopping{ctx: ctx, now: now, stop: func() {
 		close(done)
 		<-stopped
 		if sig != nil {
 			signal.Stop(sig)
 		}
 		cancel(nil)
-	}
+	}}
 }
 
 // ExitError is an error that sets the exit status of the command that

@@ -45,6 +45,12 @@ func (o *clientOptions) dial(ctx context.Context, stdio IO) (*drover.Remote, err
 	if o.creds != "" && !fabric.IsURL(o.connect) {
 		return nil, usage("--creds is for NATS URLs: a connection file holds its credentials")
 	}
+	if o.prefix != fabric.DefaultPrefix && !fabric.IsURL(o.connect) {
+		return nil, usage("--prefix is for NATS URLs: a connection file holds the prefix")
+	}
+	if o.timeout <= 0 {
+		return nil, usage("--timeout %v: must be more than 0", o.timeout)
+	}
 	r, err := Dial(ctx, stdio, o.connect, &fabric.ConnectOptions{
 		Name: "drover-status", Prefix: o.prefix, CredentialsFile: o.creds, DialTimeout: o.timeout,
 	})
