@@ -215,6 +215,18 @@ func (r *Remote) runBatch(ctx context.Context, proto *Task, rows [][]any) ([]Tas
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
+	if r.api.Rows() {
+		// The controller takes the prototype once and the rows in CBOR.
+		base.Args = nil
+		ids, failed, err := r.api.SubmitRows(ctx, base, rows)
+		if err != nil {
+			if failed >= 0 {
+				return ids, fmt.Errorf("element %d: %w", failed, err)
+			}
+			return ids, fail("run", err)
+		}
+		return ids, nil
+	}
 	tasks := make([]*controlapi.Task, len(rows))
 	ws := make([]controlapi.Task, len(rows))
 	for i, row := range rows {

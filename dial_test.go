@@ -528,7 +528,7 @@ func TestDialErrors(t *testing.T) {
 	}
 	defer client.Close()
 	if _, err := drover.Dial(ctx, "", drover.WithConn(client.Conn, "other")); err == nil ||
-		!strings.Contains(err.Error(), "serves drover-controller 2.0.0; this client speaks drover-controller 1.0.0") {
+		!strings.Contains(err.Error(), "serves drover-controller 2.0.0; this client speaks drover-controller "+controlapi.Version) {
 		t.Fatalf("Dial(v2) = %v", err)
 	}
 	// No controller on a prefix.

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,6 +55,9 @@ type Client struct {
 	nc   *nats.Conn
 	subj fabric.Subjects
 	cfg  ClientConfig
+	// packed: the controller speaks 1.1 or later (rows in submit, packed
+	// results), as its last info said.
+	packed atomic.Bool
 }
 
 // NewClient returns a client of the control API on nc.
@@ -164,7 +170,91 @@ func (c *Client) Info(ctx context.Context) (*InfoResponse, error) {
 	if err := c.quick(ctx, OpInfo, struct{}{}, &resp); err != nil {
 		return nil, err
 	}
+	c.packed.Store(packedVersion(resp.Version))
 	return &resp, nil
+}
+
+// packedVersion reports whether control API version v (1.1 or later of
+// major 1) takes rows in submit and packs results.
+func packedVersion(v string) bool {
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(minor)
+	return major == "1" && err == nil && n >= 1
+}
+
+// Rows reports whether the controller takes SubmitRows (it speaks 1.1 or
+// later, as its answer to the last Info said).
+func (c *Client) Rows() bool { return c.packed.Load() }
+
+// SubmitRows queues one task per row, each proto (which has no args) with
+// the row as its args, in order, in requests of at most MaxBatch rows and
+// of at most the NATS max payload, and returns their ids. The rows must
+// be plain data (drovertype.ValidateValue). On error, ids are those of the
+// tasks queued, and failed is the index in rows of the row at fault (-1
+// when no row is to blame). The controller must speak 1.1 or later (Rows).
+func (c *Client) SubmitRows(ctx context.Context, proto *Task, rows [][]any) (ids []drovertype.TaskID, failed int, err error) {
+	ids = make([]drovertype.TaskID, 0, len(rows))
+	limit := c.nc.MaxPayload() - 1024 - taskSize(proto)
+	enc := make([][]byte, len(rows))
+	var buf []byte
+	start := 0
+	for start < len(rows) {
+		// Cut the next batch by count and size (base64 makes data 4/3
+		// larger).
+		end, size := start, int64(16)
+		for end < len(rows) && end-start < c.cfg.MaxBatch {
+			if enc[end] == nil {
+				if enc[end], err = codec.MarshalValue(rows[end]); err != nil {
+					return ids, end, fmt.Errorf("run: args: %w", drovertype.NewValueError("cannot encode value: "+err.Error()))
+				}
+			}
+			n := int64(len(enc[end])) * 4 / 3
+			if end > start && size+n > limit {
+				break
+			}
+			size += n
+			end++
+		}
+		buf = appendArrayHeader(buf[:0], end-start)
+		for _, b := range enc[start:end] {
+			buf = append(buf, b...)
+		}
+		var resp SubmitResponse
+		err := c.quick(ctx, OpSubmit, SubmitRequest{Proto: proto, Rows: buf}, &resp)
+		if len(resp.IDs) > end-start {
+			resp.IDs = resp.IDs[:end-start]
+		}
+		ids = append(ids, resp.IDs...)
+		if err != nil {
+			failed = -1
+			if resp.Failed != nil && *resp.Failed >= 0 && *resp.Failed < end-start {
+				failed = start + *resp.Failed
+			}
+			return ids, failed, err
+		}
+		if len(resp.IDs) != end-start {
+			return ids, -1, &TransportError{OpSubmit, drovertype.NewTaskError(drovertype.Internal, "ProtocolError",
+				fmt.Sprintf("%d ids for %d tasks", len(resp.IDs), end-start))}
+		}
+		start = end
+	}
+	return ids, -1, nil
+}
+
+// appendArrayHeader appends the head of a CBOR array of n elements.
+func appendArrayHeader(b []byte, n int) []byte {
+	const major = 4 << 5
+	switch {
+	case n < 24:
+		return append(b, major|byte(n))
+	case n <= 0xff:
+		return append(b, major|24, byte(n))
+	case n <= 0xffff:
+		return append(b, major|25, byte(n>>8), byte(n))
+	default:
+		return append(b, major|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }
 
 // Submit queues encoded tasks, in order, in requests of at most MaxBatch
@@ -252,10 +342,57 @@ func (c *Client) waitRound(ctx context.Context) (waitMS int64, ok bool) {
 	return max(int64(wait/time.Millisecond), 1), true
 }
 
+// round sends one request of a waiting operation (Results, Barrier) with
+// a deadline of its own, within ctx's: its wait plus RequestTimeout. A
+// reply lost in a NATS outage thus costs one round, not ctx's whole life.
+func (c *Client) round(ctx context.Context, op string, req WaitRequest, resp errorOf) error {
+	rctx, cancel := context.WithTimeout(ctx, time.Duration(req.WaitMS)*time.Millisecond+c.cfg.RequestTimeout)
+	defer cancel()
+	return c.Do(rctx, op, req, resp, 0)
+}
+
+// again reports whether a waiting operation asks again after a round
+// that got no answer while ctx lives: its reply was lost, or no
+// controller answered (NoResponders: during a NATS outage or a failover
+// to another node of a cluster, the controller's subscription comes back
+// a moment after the client's connection). Rounds are asked again for at
+// most RequestTimeout since the first of the unanswered rounds in a row
+// (*since, zero before one); after NoResponders, again first waits a
+// moment (at most the time left in ctx).
+func (c *Client) again(ctx context.Context, err error, since *time.Time) bool {
+	var te *TransportError
+	if !errors.As(err, &te) || ctx.Err() != nil {
+		return false
+	}
+	var de *drovertype.TaskError
+	noResponders := errors.As(te.Err, &de) && de.Type == "NoResponders"
+	if !noResponders && !errors.Is(te.Err, context.DeadlineExceeded) {
+		return false
+	}
+	now := time.Now()
+	if since.IsZero() {
+		*since = now
+	}
+	if now.Sub(*since) >= c.cfg.RequestTimeout {
+		return false
+	}
+	if noResponders {
+		t := time.NewTimer(100 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
 // Results waits until every task in ids has finished and returns their
 // outcomes, in order.
 func (c *Client) Results(ctx context.Context, ids []drovertype.TaskID) ([]Outcome, error) {
 	out := make([]Outcome, 0, len(ids))
+	var unanswered time.Time
 	for len(out) < len(ids) {
 		rest := ids[len(out):]
 		chunk := rest[:min(len(rest), c.cfg.MaxBatch)]
@@ -265,15 +402,25 @@ func (c *Client) Results(ctx context.Context, ids []drovertype.TaskID) ([]Outcom
 			return out, &TransportError{OpResult, ctx.Err()}
 		}
 		var resp ResultResponse
-		if err := c.Do(ctx, OpResult, WaitRequest{IDs: chunk, WaitMS: waitMS}, &resp,
-			time.Duration(waitMS)*time.Millisecond+c.cfg.RequestTimeout); err != nil {
+		if err := c.round(ctx, OpResult, WaitRequest{IDs: chunk, WaitMS: waitMS, Packed: c.packed.Load()}, &resp); err != nil {
+			if c.again(ctx, err, &unanswered) {
+				continue
+			}
 			return out, err
 		}
+		unanswered = time.Time{}
 		if !resp.Done {
 			if err := ctx.Err(); err != nil {
 				return out, &TransportError{OpResult, err}
 			}
 			continue
+		}
+		if resp.Values != nil {
+			outs, err := resp.unpack()
+			if err != nil {
+				return out, &TransportError{OpResult, drovertype.NewTaskError(drovertype.Internal, "ProtocolError", err.Error())}
+			}
+			resp.Results = outs
 		}
 		if len(resp.Results) == 0 && len(chunk) > 0 || len(resp.Results) > len(chunk) {
 			return out, &TransportError{OpResult, drovertype.NewTaskError(drovertype.Internal, "ProtocolError",
@@ -307,6 +454,7 @@ func (c *Client) Abort(ctx context.Context, id drovertype.TaskID) error {
 // Barrier waits until every task in ids has finished.
 func (c *Client) Barrier(ctx context.Context, ids []drovertype.TaskID) error {
 	start := 0
+	var unanswered time.Time
 	for {
 		chunk := ids[start:min(len(ids), start+c.cfg.MaxBatch)]
 		waitMS, ok := c.waitRound(ctx)
@@ -315,10 +463,13 @@ func (c *Client) Barrier(ctx context.Context, ids []drovertype.TaskID) error {
 			return &TransportError{OpBarrier, ctx.Err()}
 		}
 		var resp BarrierResponse
-		if err := c.Do(ctx, OpBarrier, WaitRequest{IDs: chunk, WaitMS: waitMS}, &resp,
-			time.Duration(waitMS)*time.Millisecond+c.cfg.RequestTimeout); err != nil {
+		if err := c.round(ctx, OpBarrier, WaitRequest{IDs: chunk, WaitMS: waitMS}, &resp); err != nil {
+			if c.again(ctx, err, &unanswered) {
+				continue
+			}
 			return err
 		}
+		unanswered = time.Time{}
 		if !resp.Done {
 			if err := ctx.Err(); err != nil {
 				return &TransportError{OpBarrier, err}

@@ -1,6 +1,6 @@
 // Package controlapi is the control API between drover's clients and its
 // controller: a nats.go micro service (ServiceName "drover-controller",
-// Version "1.0.0") served by the controller (Server, over any Farm such as
+// Version "1.1.0") served by the controller (Server, over any Farm such as
 // *controller.Controller), and its client side (Client; drover.Dial builds
 // drover's remote client on it).
 //
@@ -20,8 +20,11 @@
 // body is an empty request.
 //
 //	op            request                         response
-//	submit        {tasks: [Task...]}              {ids, failed?}
-//	result        {ids, wait_ms}                  {done, results: [Outcome...]}
+//	submit        {tasks: [Task...]} or           {ids, failed?}
+//	              {proto: Task, rows} (1.1)
+//	result        {ids, wait_ms, packed? (1.1)}   {done, results: [Outcome...]}
+//	                                              or {done, count, values,
+//	                                              others} (packed)
 //	poll          {id}                            {done, outcome?}
 //	abort         {id}                            {}
 //	barrier       {ids, wait_ms}                  {done}
@@ -38,6 +41,17 @@
 //
 // See the types of this package (SubmitRequest, Task, Outcome, ...) for
 // the fields.
+//
+// # Batches (1.1)
+//
+// A map's tasks travel as one prototype and its rows: submit's proto (a
+// Task without args) and rows (a CBOR array of the tasks' args lists),
+// so a batch of 10,000 tasks costs one task's JSON and one CBOR array
+// rather than 10,000 tasks' JSON and base64. A result request with packed
+// gets the plain values of its outcomes as one CBOR array (values, count
+// elements) and the others (errors, task and command results) with their
+// index in others. A client uses them only with a controller whose info
+// says 1.1 or later (Client.Rows); a 1.0 controller ignores the fields.
 //
 // # Waiting
 //

@@ -18,8 +18,9 @@ import (
 // encodes as JSON.
 func FuzzHandlers(f *testing.F) {
 	seeds := map[int][]string{
-		0:  {`{"tasks":[{"kind":"string","code":"x=1","pull":["x"]}]}`, `{"tasks":[{"kind":"map","func_name":"nope","args":"gQE="}]}`},
-		1:  {`{"ids":[0,1,2],"wait_ms":5}`},
+		0: {`{"tasks":[{"kind":"string","code":"x=1","pull":["x"]}]}`, `{"tasks":[{"kind":"map","func_name":"nope","args":"gQE="}]}`,
+			`{"proto":{"kind":"map","func_name":"nope"},"rows":"goEBgQI="}`},
+		1:  {`{"ids":[0,1,2],"wait_ms":5}`, `{"ids":[0,1,2],"wait_ms":5,"packed":true}`},
 		2:  {`{"id":0}`},
 		3:  {`{"id":1}`},
 		4:  {`{"ids":[0]}`},

@@ -518,18 +518,30 @@ func (s *Server) submit(ctx context.Context, data []byte) (response, error) {
 	if err := s.checkIDs(OpSubmit, len(req.Tasks)); err != nil {
 		return resp, err
 	}
-	tasks := make([]*drovertype.Task, len(req.Tasks))
-	for i, w := range req.Tasks {
-		if w == nil {
-			resp.Failed = &i
-			return resp, fmt.Errorf("run: %w", drovertype.NewNotATask())
+	var tasks []*drovertype.Task
+	if req.Proto != nil || req.Rows != nil {
+		var failed int
+		var err error
+		if tasks, failed, err = s.mapTasks(&req); err != nil {
+			if failed >= 0 {
+				resp.Failed = &failed
+			}
+			return resp, err
 		}
-		t, err := w.Decode()
-		if err != nil {
-			resp.Failed = &i
-			return resp, fmt.Errorf("run: %w", err)
+	} else {
+		tasks = make([]*drovertype.Task, len(req.Tasks))
+		for i, w := range req.Tasks {
+			if w == nil {
+				resp.Failed = &i
+				return resp, fmt.Errorf("run: %w", drovertype.NewNotATask())
+			}
+			t, err := w.Decode()
+			if err != nil {
+				resp.Failed = &i
+				return resp, fmt.Errorf("run: %w", err)
+			}
+			tasks[i] = t
 		}
-		tasks[i] = t
 	}
 	qctx, cancel := quick(ctx)
 	defer cancel()
@@ -543,6 +555,50 @@ func (s *Server) submit(ctx context.Context, data []byte) (response, error) {
 		resp.IDs = append(resp.IDs, id)
 	}
 	return resp, nil
+}
+
+// mapTasks decodes a submit request's Proto and Rows into tasks (each a
+// copy of the prototype with its row as args), validated. failed is the
+// index of the row at fault, or -1.
+func (s *Server) mapTasks(req *SubmitRequest) (tasks []*drovertype.Task, failed int, err error) {
+	switch {
+	case len(req.Tasks) > 0:
+		return nil, -1, drovertype.NewValueError("submit: invalid request: give tasks, or proto and rows, not both")
+	case req.Proto == nil || req.Rows == nil:
+		return nil, -1, drovertype.NewValueError("submit: invalid request: proto and rows go together")
+	case req.Proto.Args != nil:
+		return nil, -1, drovertype.NewValueError("submit: invalid request: the proto of rows has no args")
+	}
+	proto, err := req.Proto.decode(0)
+	if err != nil {
+		return nil, -1, fmt.Errorf("run: %w", err)
+	}
+	v, err := DecodeValue(req.Rows)
+	if err != nil {
+		return nil, -1, drovertype.NewValueError("submit: invalid request: rows: " + err.Error())
+	}
+	rows, ok := v.([]any)
+	if !ok {
+		return nil, -1, drovertype.NewValueError("submit: invalid request: rows: want a list, got " + typeName(v))
+	}
+	if err := s.checkIDs(OpSubmit, len(rows)); err != nil {
+		return nil, -1, err
+	}
+	tasks = make([]*drovertype.Task, len(rows))
+	copies := make([]drovertype.Task, len(rows))
+	for i, row := range rows {
+		args, ok := row.([]any)
+		if !ok {
+			return nil, i, fmt.Errorf("run: args: %w", drovertype.NewTypeError("want a list, got "+typeName(row)))
+		}
+		copies[i] = *proto
+		copies[i].Args = args
+		if err := copies[i].Validate(); err != nil {
+			return nil, i, fmt.Errorf("run: %w", err)
+		}
+		tasks[i] = &copies[i]
+	}
+	return tasks, -1, nil
 }
 
 func (s *Server) result(ctx context.Context, data []byte) (response, error) {
@@ -577,8 +633,13 @@ func (s *Server) result(ctx context.Context, data []byte) (response, error) {
 		}
 		return &rawResponse{}, closedIfStopped(ctx, err)
 	}
-	// As many outcomes as fit in one message; the client asks for the rest.
 	limit := s.nc.MaxPayload() - 1024
+	if req.Packed {
+		if b, ok := packResults(values, errs, limit); ok {
+			return &rawResponse{b: b}, nil
+		}
+	}
+	// As many outcomes as fit in one message; the client asks for the rest.
 	var buf bytes.Buffer
 	buf.WriteString(`{"done":true,"results":[`)
 	for i := range values {
@@ -600,6 +661,35 @@ func (s *Server) result(ctx context.Context, data []byte) (response, error) {
 	}
 	buf.WriteString("]}")
 	return &rawResponse{b: buf.Bytes()}, nil
+}
+
+// packResults encodes a packed result response (see ResultResponse), or
+// reports that it does not fit in limit bytes.
+func packResults(values []any, errs []error, limit int64) ([]byte, bool) {
+	plain := make([]any, len(values))
+	var others []IndexedOutcome
+	for i, v := range values {
+		switch v.(type) {
+		case *drovertype.TaskResult, *drovertype.CommandResult:
+		default:
+			if errs[i] == nil {
+				plain[i] = v
+				continue
+			}
+		}
+		others = append(others, IndexedOutcome{Index: i, Outcome: EncodeOutcome(v, errs[i])})
+	}
+	vb, err := codec.MarshalValue(plain)
+	if err != nil {
+		// A value that cannot cross the wire: unpacked, each outcome
+		// says which.
+		return nil, false
+	}
+	b, err := json.Marshal(ResultResponse{Done: true, Count: len(values), Values: vb, Others: others})
+	if err != nil || int64(len(b)) > limit {
+		return nil, false
+	}
+	return b, true
 }
 
 func (s *Server) poll(ctx context.Context, data []byte) (response, error) {

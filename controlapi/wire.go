@@ -15,7 +15,7 @@ const (
 	ServiceName = "drover-controller"
 	// Version is the micro service's version: the control API's version.
 	// Its major number is the subjects' version token (P.api.v1).
-	Version = "1.0.0"
+	Version = "1.1.0"
 )
 
 // Operations: the endpoints, each on subject P.api.v1.<op>.
@@ -234,6 +234,11 @@ type Outcome struct {
 	TaskResult *TaskResult               `json:"task_result,omitempty"`
 	Command    *drovertype.CommandResult `json:"command,omitempty"`
 	Error      *Error                    `json:"error,omitempty"`
+
+	// decoded: the outcome is the plain value value, decoded already (a
+	// packed result response).
+	decoded bool
+	value   any
 }
 
 // TaskResult is drovertype.TaskResult on the wire, its values in CBOR.
@@ -307,6 +312,9 @@ func errOrNil(e *drovertype.TaskError) error {
 func (o *Outcome) Decode() (any, error) {
 	if !o.Done {
 		return nil, errors.New("outcome: not done")
+	}
+	if o.decoded {
+		return o.value, nil
 	}
 	n := 0
 	for _, set := range []bool{o.Value != nil, o.TaskResult != nil, o.Command != nil, o.Error != nil} {
@@ -391,9 +399,15 @@ func (w *EngineInfo) Decode() (drovertype.EngineInfo, error) {
 // failed as a whole. Requests may carry fields this version does not know
 // (they are ignored): a 1.x client talks to any 1.y controller.
 
-// SubmitRequest queues tasks (one or a batch), in order.
+// SubmitRequest queues tasks (one or a batch), in order: Tasks, or (since
+// 1.1) one task per element of Rows, each Proto with that element as its
+// args — a map's tasks without a copy of the prototype per task. Rows is
+// a CBOR array of arrays; Proto has no args. A request gives Tasks or
+// Proto and Rows, not both.
 type SubmitRequest struct {
 	Tasks []*Task `json:"tasks"`
+	Proto *Task   `json:"proto,omitempty"`
+	Rows  []byte  `json:"rows,omitempty"`
 }
 
 // SubmitResponse gives the ids of the tasks queued, in order. With Error,
@@ -411,19 +425,66 @@ type SubmitResponse struct {
 // WaitRequest waits for tasks to finish (result, barrier). WaitMS bounds
 // the wait on the controller (which caps it at its own maximum, and waits
 // at least 50ms). A client that wants to wait longer asks again.
+//
+// With Packed (since 1.1), a result response packs the plain values of
+// the outcomes in Values (see ResultResponse).
 type WaitRequest struct {
 	IDs    []drovertype.TaskID `json:"ids"`
 	WaitMS int64               `json:"wait_ms,omitempty"`
+	Packed bool                `json:"packed,omitempty"`
 }
 
 // ResultResponse answers result. When Done, every task has finished and
 // Results holds their outcomes in the order of the request's ids; when a
 // response would exceed the NATS max payload, Results holds only the first
 // of them and the client asks again for the rest.
+//
+// A packed response (the request's Packed) holds Count outcomes: Values is
+// a CBOR array of Count elements, element i the value of outcome i when it
+// is a plain value (a map task's result); Others holds, with their index,
+// the outcomes that are not (errors, task and command results), whose
+// elements in Values are null. The controller packs when every outcome
+// fits in one message, and answers unpacked otherwise.
 type ResultResponse struct {
-	Done    bool      `json:"done"`
-	Results []Outcome `json:"results,omitempty"`
-	Error   *Error    `json:"error,omitempty"`
+	Done    bool             `json:"done"`
+	Results []Outcome        `json:"results,omitempty"`
+	Count   int              `json:"count,omitempty"`
+	Values  []byte           `json:"values,omitempty"`
+	Others  []IndexedOutcome `json:"others,omitempty"`
+	Error   *Error           `json:"error,omitempty"`
+}
+
+// IndexedOutcome is an outcome of a packed result response that is not a
+// plain value, with its index in the response.
+type IndexedOutcome struct {
+	Index int `json:"index"`
+	Outcome
+}
+
+// unpack returns the outcomes of a packed response.
+func (r *ResultResponse) unpack() ([]Outcome, error) {
+	if r.Count < 0 || r.Count > DefaultMaxIDs {
+		return nil, fmt.Errorf("packed results: count %d", r.Count)
+	}
+	v, err := DecodeValue(r.Values)
+	if err != nil {
+		return nil, fmt.Errorf("packed results: values: %w", err)
+	}
+	vs, ok := v.([]any)
+	if !ok || len(vs) != r.Count {
+		return nil, fmt.Errorf("packed results: values are not an array of %d elements", r.Count)
+	}
+	outs := make([]Outcome, r.Count)
+	for i, x := range vs {
+		outs[i] = Outcome{Done: true, decoded: true, value: x}
+	}
+	for _, o := range r.Others {
+		if o.Index < 0 || o.Index >= r.Count || !o.Outcome.Done {
+			return nil, fmt.Errorf("packed results: outcome at index %d of %d", o.Index, r.Count)
+		}
+		outs[o.Index] = o.Outcome
+	}
+	return outs, nil
 }
 
 // BarrierResponse answers barrier: Done when every task has finished.

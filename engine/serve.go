@@ -310,12 +310,12 @@ func (s *server) execute(ctx context.Context) error {
 			}
 		}
 		s.mu.Lock()
-		idle := len(s.queue) == 0
+		queued := len(s.queue)
 		s.mu.Unlock()
-		if reply || idle {
+		if reply || queued == 0 {
 			out.flush(ctx)
 		} else {
-			out.later(ctx)
+			out.later(ctx, queued)
 		}
 	}
 	stop()
@@ -376,6 +376,7 @@ func (s *server) takeProps(out *outbox) {
 	s.mu.Unlock()
 	if dirty {
 		out.add(transport.FromEngine{Props: &transport.Props{Properties: cloneProps(s.e.props)}})
+		out.soon() // not held back by the attempt about to run
 	}
 }
 
@@ -415,15 +416,29 @@ func (o *outbox) add(msgs ...transport.FromEngine) {
 	o.mu.Unlock()
 }
 
-// later sends a full batch now; otherwise it makes sure the waiting
-// messages are sent within flushDelay.
-func (o *outbox) later(ctx context.Context) {
+// later sends the waiting messages now when they are a full batch, or at
+// least as many as the commands still queued (queued): the controller then
+// gets the outcomes, and sends more work, while the engine runs what it
+// has — half the window in flight comes back at a time, whatever window
+// the controller chose. Otherwise it makes sure the waiting messages are
+// sent within flushDelay.
+func (o *outbox) later(ctx context.Context, queued int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch {
-	case len(o.msgs) >= o.batch:
+	case len(o.msgs) >= o.batch || len(o.msgs) >= queued:
 		o.flushLocked(ctx)
 	case len(o.msgs) > 0 && !o.armed:
+		o.armed = true
+		o.timer.Reset(flushDelay)
+	}
+}
+
+// soon makes sure the waiting messages are sent within flushDelay.
+func (o *outbox) soon() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.msgs) > 0 && !o.armed {
 		o.armed = true
 		o.timer.Reset(flushDelay)
 	}

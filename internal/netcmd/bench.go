@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -18,7 +22,10 @@ import (
 
 	"github.com/drover-dev/drover"
 	"github.com/drover-dev/drover/controller"
+	"github.com/drover-dev/drover/engine"
 	"github.com/drover-dev/drover/fabric"
+	"github.com/drover-dev/drover/fabric/embedded"
+	"github.com/drover-dev/drover/transport/natstransport"
 )
 
 // Peer is another task farm's figures on the same machine and work (from
@@ -54,7 +61,40 @@ type BenchReport struct {
 	// String task push/run/pull round trips, in µs.
 	StringTaskP50 float64 `json:"string_task_p50_us"`
 	StringTaskP99 float64 `json:"string_task_p99_us"`
-	Peers         []Peer  `json:"peers"`
+	// Fleet: many in-process engines against one controller (nil with
+	// --fleet 0).
+	Fleet *FleetReport `json:"fleet,omitempty"`
+	// Queue: the controller's memory per queued task (nil with --queued
+	// 0).
+	Queue *QueueReport `json:"queue,omitempty"`
+	Peers []Peer       `json:"peers"`
+}
+
+// FleetReport is the fleet measurement of drover bench: Engines engines
+// in this process (each with its own in-process NATS connection to the
+// embedded server, its own transport end and registration) serve one
+// controller; a client over loopback TCP maps Tasks trivial tasks.
+type FleetReport struct {
+	Engines int `json:"engines"`
+	Tasks   int `json:"tasks"`
+	// RegisterSeconds is the time from the first connection to the
+	// controller knowing every engine.
+	RegisterSeconds float64 `json:"register_s"`
+	// TasksPerSecond is the Map's throughput.
+	TasksPerSecond float64 `json:"tasks_per_s"`
+	// MinPerEngine and MaxPerEngine are the fewest and most tasks one
+	// engine ran (the spread; Tasks/Engines each is perfectly fair).
+	MinPerEngine int `json:"min_tasks_per_engine"`
+	MaxPerEngine int `json:"max_tasks_per_engine"`
+}
+
+// QueueReport is the queue measurement of drover bench: a controller with
+// no engine, Tasks trivial tasks submitted through the control API and
+// left queued; BytesPerTask is the growth of the process's live heap
+// (after a GC) divided by Tasks.
+type QueueReport struct {
+	Tasks        int     `json:"tasks"`
+	BytesPerTask float64 `json:"bytes_per_task"`
 }
 
 type benchOptions struct {
@@ -62,6 +102,8 @@ type benchOptions struct {
 	samples  int
 	engines  int
 	window   int
+	fleet    int
+	queued   int
 	json     bool
 	logLevel string
 }
@@ -81,7 +123,13 @@ loopback TCP (drover.Dial):
     submitted in batches, results fetched;
   - round trip: one trivial task at a time, submit then result (p50, p99);
   - string task: push, run and pull of a StringTask ("y = x + 1"), one at a
-    time (p50, p99).
+    time (p50, p99);
+  - fleet: --fleet engines in this process (each with a connection of its
+    own to another embedded NATS server) registered with one controller,
+    and a Map of 20 trivial tasks per engine: registration time,
+    throughput, and the fewest and most tasks one engine ran;
+  - queue: the controller's memory per queued task, with --queued tasks
+    submitted to a controller with no engine (growth of the live heap).
 
 It prints a table with the figures of other task farms measured on the
 same machine with the same work (ipyparallel, Dask, Celery, asynq), or
@@ -98,6 +146,10 @@ JSON with --json.`,
 				return usage("--engines %d: want at least 1", o.engines)
 			case o.window < 1:
 				return usage("--window %d: want at least 1", o.window)
+			case o.fleet < 0:
+				return usage("--fleet %d: want 0 (skip) or more", o.fleet)
+			case o.queued < 0:
+				return usage("--queued %d: want 0 (skip) or more", o.queued)
 			}
 			rep, err := runBench(cmd, stdio, &o)
 			if err != nil {
@@ -114,6 +166,8 @@ JSON with --json.`,
 	f.IntVar(&o.samples, "samples", 2000, "number of one-at-a-time round trips for the latencies")
 	f.IntVar(&o.engines, "engines", 2, "number of engine processes")
 	f.IntVar(&o.window, "window", controller.DefaultWindow, "attempts in flight per engine (the controller's and the engines' --window)")
+	f.IntVar(&o.fleet, "fleet", 1000, "number of in-process engines of the fleet measurement (0: skip it)")
+	f.IntVar(&o.queued, "queued", 100000, "number of tasks queued for the memory measurement (0: skip it)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
 	return cmd
@@ -236,7 +290,221 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 		return fail("string task", err)
 	}
 	rep.StringTaskP50, rep.StringTaskP99 = percentile(lat, 50), percentile(lat, 99)
+	if o.fleet > 0 {
+		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
+			return fail("fleet", err)
+		}
+	}
+	if o.queued > 0 {
+		if rep.Queue, err = benchQueue(ctx, o.queued, log); err != nil {
+			return fail("queue", err)
+		}
+	}
 	return rep, nil
+}
+
+// benchFarm is a controller with an embedded NATS server, in this
+// process, for the fleet and queue measurements.
+type benchFarm struct {
+	srv *embedded.Server
+	fs  *fabricSetup
+	cs  *control
+	dir string
+}
+
+func startBenchFarm(ctx context.Context, window int, log *slog.Logger) (f *benchFarm, err error) {
+	f = &benchFarm{}
+	if f.dir, err = os.MkdirTemp("", "drover-bench-"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.close(log)
+		}
+	}()
+	o := &controllerOptions{listen: "127.0.0.1:0", data: f.dir, prefix: fabric.DefaultPrefix, scheduler: "fifo", window: window,
+		failurePenalty: controller.DefaultFailurePenalty, idleTimeout: controller.DefaultIdleTimeout}
+	if f.srv, err = embedded.Start(ctx, &embedded.Config{Listen: o.listen, DataDir: f.dir, Prefix: o.prefix, Logger: log}); err != nil {
+		return nil, err
+	}
+	conn, err := f.srv.ConnectController(ctx, &fabric.ConnectOptions{Name: "drover-bench-transport", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	files := map[fabric.Role]string{}
+	for _, r := range []fabric.Role{fabric.RoleController, fabric.RoleEngine, fabric.RoleClient} {
+		files[r] = f.srv.File(r)
+	}
+	f.fs = &fabricSetup{
+		id: f.srv.ID(), prefix: f.srv.Prefix(), urls: f.srv.URLs(), files: files, transport: conn, api: f.srv.Conn(), embedded: true,
+		close: func() error { conn.Close(); return nil },
+	}
+	if f.cs, err = startControl(f.fs, o.config(log), log); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *benchFarm) close(log *slog.Logger) error {
+	var errs []error
+	if f.cs != nil {
+		errs = append(errs, f.cs.stop(time.Second, log))
+	}
+	if f.fs != nil {
+		errs = append(errs, f.fs.close())
+	}
+	if f.srv != nil {
+		errs = append(errs, f.srv.Shutdown(context.Background()))
+	}
+	errs = append(errs, os.RemoveAll(f.dir))
+	return errors.Join(errs...)
+}
+
+// benchFleet registers n engines in this process with one controller
+// (each over an in-process NATS connection of its own) and maps tasks
+// trivial tasks through a client over loopback TCP.
+func benchFleet(ctx context.Context, n, tasks, window int, log *slog.Logger) (rep *FleetReport, err error) {
+	f, err := startBenchFarm(ctx, window, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, f.close(log)) }()
+	sctx, stopServing := context.WithCancel(ctx)
+	counts := make([]atomic.Int64, n)
+	var wg sync.WaitGroup
+	serveErrs := make(chan error, n)
+	defer func() {
+		stopServing()
+		wg.Wait()
+		close(serveErrs)
+		for e := range serveErrs {
+			err = errors.Join(err, e)
+		}
+	}()
+	start := time.Now()
+	// Connect in a few goroutines: each connection is authorized by the
+	// controller's auth callout, a round trip each.
+	var cwg sync.WaitGroup
+	var cerr error
+	var cmu sync.Mutex
+	next := atomic.Int64{}
+	for range min(n, 16) {
+		cwg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				conn, err := fabric.Connect(ctx, f.fs.files[fabric.RoleEngine], fabric.RoleEngine,
+					&fabric.ConnectOptions{Name: "drover-bench-engine-" + strconv.Itoa(i), InProcess: f.srv.NATS(), Logger: log})
+				if err == nil {
+					var end *natstransport.EngineEnd
+					end, err = natstransport.NewEngineEnd(ctx, conn.Conn, &natstransport.Config{Key: conn.Key, Prefix: conn.Subjects.Prefix(), Logger: log})
+					if err == nil {
+						reg := engine.NewRegistry()
+						c := &counts[i]
+						reg.MustRegister("noop", func(context.Context, []any, map[string]any) (any, error) { c.Add(1); return nil, nil })
+						var e *engine.Engine
+						if e, err = engine.New(&engine.Config{Name: "bench-" + strconv.Itoa(i), Registry: reg, Window: window}); err == nil {
+							closeConn := conn.Close
+							wg.Go(func() {
+								defer closeConn()
+								defer end.Close()
+								if err := e.Serve(sctx, end); err != nil {
+									serveErrs <- err
+								}
+							})
+							continue
+						}
+						_ = end.Close()
+					}
+					conn.Close()
+				}
+				cmu.Lock()
+				cerr = errors.Join(cerr, fmt.Errorf("engine %d: %w", i, err))
+				cmu.Unlock()
+				return
+			}
+		})
+	}
+	cwg.Wait()
+	if cerr != nil {
+		return nil, cerr
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err = f.cs.ctl.WaitEngines(wctx, n)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("waiting for %d engines to register: %w", n, err)
+	}
+	rep = &FleetReport{Engines: n, Tasks: tasks, RegisterSeconds: time.Since(start).Seconds()}
+	r, err := drover.Dial(ctx, f.fs.files[fabric.RoleClient])
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close(context.Background())
+	noop, _ := drover.NewMapTask("noop", nil, nil, drover.Options{})
+	xs := make([]any, tasks)
+	for i := range xs {
+		xs[i] = int64(i)
+	}
+	t0 := time.Now()
+	if _, err := r.Map(ctx, noop, xs); err != nil {
+		return nil, err
+	}
+	rep.TasksPerSecond = float64(tasks) / time.Since(t0).Seconds()
+	rep.MinPerEngine, rep.MaxPerEngine = tasks, 0
+	for i := range counts {
+		c := int(counts[i].Load())
+		rep.MinPerEngine, rep.MaxPerEngine = min(rep.MinPerEngine, c), max(rep.MaxPerEngine, c)
+	}
+	return rep, nil
+}
+
+// benchQueue measures the controller's memory per queued task: tasks
+// trivial tasks submitted through the control API to a controller with no
+// engine, the live heap (after a GC) compared before and after.
+func benchQueue(ctx context.Context, tasks int, log *slog.Logger) (rep *QueueReport, err error) {
+	f, err := startBenchFarm(ctx, controller.DefaultWindow, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, f.close(log)) }()
+	r, err := drover.Dial(ctx, f.fs.files[fabric.RoleClient])
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close(context.Background())
+	noop, _ := drover.NewMapTask("noop", nil, nil, drover.Options{})
+	xs := make([]any, tasks)
+	for i := range xs {
+		xs[i] = int64(i)
+	}
+	if _, err := r.QueueCounts(ctx); err != nil { // warm the connections up
+		return nil, err
+	}
+	before := liveHeap()
+	if _, err := r.MapAsync(ctx, noop, xs); err != nil {
+		return nil, err
+	}
+	after := liveHeap()
+	n, err := r.QueueCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n.Pending+n.Scheduled < tasks {
+		return nil, fmt.Errorf("%d tasks queued (%+v), want %d", n.Pending+n.Scheduled, n, tasks)
+	}
+	return &QueueReport{Tasks: tasks, BytesPerTask: float64(int64(after)-int64(before)) / float64(tasks)}, nil
+}
+
+// liveHeap returns the live heap after a full GC.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 // roundTrips runs n tasks one at a time (Run, then Result) and returns
@@ -307,11 +575,30 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	fmt.Fprintf(tw, "round trip p99, one task\t%s\t%s\n", micros(r.RoundTripP99), strings.Repeat("\t", len(r.Peers)))
 	fmt.Fprintf(tw, "StringTask push/run/pull p50\t%s\t%s\n", micros(r.StringTaskP50), strings.Repeat("\t", len(r.Peers)))
 	fmt.Fprintf(tw, "StringTask push/run/pull p99\t%s\t%s\n", micros(r.StringTaskP99), strings.Repeat("\t", len(r.Peers)))
+	if f := r.Fleet; f != nil {
+		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))
+		fmt.Fprintf(tw, "%s engines: throughput, %s trivial tasks\t%s\t%s\n", groupDigits(int64(f.Engines)), groupDigits(int64(f.Tasks)),
+			perSecond(f.TasksPerSecond), strings.Repeat("\t", len(r.Peers)))
+		fmt.Fprintf(tw, "%s engines: tasks per engine, min-max\t%d-%d\t%s\n", groupDigits(int64(f.Engines)), f.MinPerEngine, f.MaxPerEngine,
+			strings.Repeat("\t", len(r.Peers)))
+	}
+	if q := r.Queue; q != nil {
+		fmt.Fprintf(tw, "controller memory per queued task (%s)\t%s\t%s\n", groupDigits(int64(q.Tasks)), bytesPer(q.BytesPerTask),
+			strings.Repeat("\t", len(r.Peers)))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n(round trips: %s samples each; peers' figures measured on the same machine with the same work)\n", groupDigits(int64(r.Samples)))
 	return err
+}
+
+// bytesPer formats a size in bytes: "412 B", "1.5 KiB".
+func bytesPer(v float64) string {
+	if v >= 1024 {
+		return fmt.Sprintf("%.3g KiB", v/1024)
+	}
+	return strconv.Itoa(int(v+0.5)) + " B"
 }
 
 func perSecond(v float64) string { return groupDigits(int64(v+0.5)) + "/s" }

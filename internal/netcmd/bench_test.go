@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/drover-dev/drover"
 	"github.com/drover-dev/drover/controller"
 	"github.com/drover-dev/drover/fabric"
@@ -33,7 +31,7 @@ func TestBenchCommand(t *testing.T) {
 	t.Parallel()
 	var out, errb strings.Builder
 	root := testRoot(childIO(&out, &errb))
-	root.SetArgs([]string{"bench", "--tasks", "2000", "--samples", "50", "--json"})
+	root.SetArgs([]string{"bench", "--tasks", "2000", "--samples", "50", "--fleet", "20", "--queued", "2000", "--json"})
 	if err := root.ExecuteContext(waitCtx(t, 60*time.Second)); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errb.String())
 	}
@@ -45,11 +43,18 @@ func TestBenchCommand(t *testing.T) {
 		rep.RoundTripP50 <= 0 || rep.RoundTripP99 < rep.RoundTripP50 || rep.StringTaskP50 <= 0 || len(rep.Peers) != 4 {
 		t.Errorf("bench report %+v", rep)
 	}
+	if f := rep.Fleet; f == nil || f.Engines != 20 || f.Tasks != 400 || f.TasksPerSecond <= 0 || f.MinPerEngine > f.MaxPerEngine || f.MaxPerEngine < 20 {
+		t.Errorf("bench fleet report %+v", rep.Fleet)
+	}
+	if q := rep.Queue; q == nil || q.Tasks != 2000 {
+		t.Errorf("bench queue report %+v", rep.Queue)
+	}
 	var tab strings.Builder
 	if err := writeBench(&tab, &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"throughput, 2,000 trivial tasks", "ipyparallel", "5.45 ms", "5,273/s", "StringTask push/run/pull p50"} {
+	for _, want := range []string{"throughput, 2,000 trivial tasks", "ipyparallel", "5.45 ms", "5,273/s", "StringTask push/run/pull p50",
+		"20 engines: tasks per engine, min-max", "controller memory per queued task (2,000)"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table does not say %q:\n%s", want, tab.String())
 		}
@@ -64,6 +69,7 @@ func TestBenchFormat(t *testing.T) {
 		{groupDigits(0), "0"}, {groupDigits(999), "999"}, {groupDigits(1000), "1,000"}, {groupDigits(1234567), "1,234,567"},
 		{micros(149.6), "150 µs"}, {micros(5450), "5.45 ms"}, {micros(10900), "10.9 ms"},
 		{perSecond(5273.2), "5,273/s"},
+		{bytesPer(412.4), "412 B"}, {bytesPer(1536), "1.5 KiB"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
@@ -76,12 +82,12 @@ func TestBenchFormat(t *testing.T) {
 
 // processFarm is a controller in this process (embedded NATS) with
 // engine processes (this test binary as drover engine), and a client
-// dialled over loopback TCP, for benchmarks.
-func processFarm(b *testing.B, engines int) *drover.Remote {
+// dialled over loopback TCP, for benchmarks. window is the controller's
+// and the engines' window (0: their defaults).
+func processFarm(b *testing.B, engines, window int) *drover.Remote {
 	b.Helper()
-	window := controller.DefaultWindow
-	if w := os.Getenv("DROVER_BENCH_WINDOW"); w != "" {
-		window, _ = strconv.Atoi(w)
+	if window == 0 {
+		window = controller.DefaultWindow
 	}
 	dir := b.TempDir()
 	ctx := waitCtx(b, 60*time.Second)
@@ -98,7 +104,8 @@ func processFarm(b *testing.B, engines int) *drover.Remote {
 	}
 	b.Cleanup(func() { _ = cs.stop(time.Second, log) })
 	for range engines {
-		startProc(b, dir, "engine", "--connect", filepath.Join(dir, fabric.FileName(fabric.RoleEngine)), "--log-level", "warn", "--window", strconv.Itoa(window))
+		startProc(b, dir, "engine", "--connect", filepath.Join(dir, fabric.FileName(fabric.RoleEngine)), "--log-level", "warn",
+			"--window", strconv.Itoa(window))
 	}
 	if err := cs.ctl.WaitEngines(ctx, engines); err != nil {
 		b.Fatal(err)
@@ -111,87 +118,103 @@ func processFarm(b *testing.B, engines int) *drover.Remote {
 	return r
 }
 
+// benchWindows are the windows the throughput benchmarks try: the
+// default, and a large one.
+var benchWindows = []int{0, 64}
+
+func windowName(w int) string {
+	if w == 0 {
+		return "window=default"
+	}
+	return "window=" + strconv.Itoa(w)
+}
+
 // BenchmarkProcessMap: Map of 10,000 noop tasks over 2 engine processes
 // through the control API (batched submit, results fetched): the
 // throughput drover bench reports. Issue 4's target: >= 50,000 tasks/s.
+// It also reports the time to submit (MapAsync) and to fetch the results.
 func BenchmarkProcessMap(b *testing.B) {
-	r := processFarm(b, 2)
+	for _, w := range benchWindows {
+		b.Run(windowName(w), func(b *testing.B) {
+			r := processFarm(b, 2, w)
+			ctx := context.Background()
+			proto, _ := drover.NewMapTask("noop", nil, nil, drover.Options{})
+			const batch = 10000
+			xs := make([]any, batch)
+			for i := range xs {
+				xs[i] = int64(i)
+			}
+			var sub, res time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				ids, err := r.MapAsync(ctx, proto, xs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, _, err := r.Results(ctx, ids); err != nil {
+					b.Fatal(err)
+				}
+				sub += t1.Sub(t0)
+				res += time.Since(t1)
+				if _, err := r.ClearAll(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "tasks/s")
+			b.ReportMetric(float64(sub.Microseconds())/float64(b.N*batch), "submit-µs/task")
+			b.ReportMetric(float64(res.Microseconds())/float64(b.N*batch), "results-µs/task")
+		})
+	}
+}
+
+// roundTripBench measures one task at a time (Run, Result) over 2 engine
+// processes.
+func roundTripBench(b *testing.B, task *drover.Task) {
+	r := processFarm(b, 2, 0)
 	ctx := context.Background()
-	proto, _ := drover.NewMapTask("noop", nil, nil, drover.Options{})
-	const batch = 10000
-	xs := make([]any, batch)
-	for i := range xs {
-		xs[i] = int64(i)
-	}
+	var lat []time.Duration
 	for b.Loop() {
-		if _, err := r.Map(ctx, proto, xs); err != nil {
+		start := time.Now()
+		id, err := r.Run(ctx, task)
+		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := r.ClearAll(ctx); err != nil {
+		if _, err := r.Result(ctx, id); err != nil {
 			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		if len(lat)%10000 == 0 {
+			if _, err := r.ClearAll(ctx); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "tasks/s")
+	slices.Sort(lat)
+	b.ReportMetric(percentile(lat, 50), "p50-µs")
+	b.ReportMetric(percentile(lat, 99), "p99-µs")
 }
 
 // BenchmarkProcessRoundTrip: one noop task at a time (Run, Result) over 2
 // engine processes. Issue 4's targets: p50 <= 150 µs, p99 <= 1 ms.
 func BenchmarkProcessRoundTrip(b *testing.B) {
-	r := processFarm(b, 2)
-	ctx := context.Background()
 	task, _ := drover.NewMapTask("noop", []any{int64(1)}, nil, drover.Options{})
-	var lat []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		id, err := r.Run(ctx, task)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := r.Result(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-		if len(lat)%10000 == 0 {
-			if _, err := r.ClearAll(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	slices.Sort(lat)
-	b.ReportMetric(percentile(lat, 50), "p50-µs")
-	b.ReportMetric(percentile(lat, 99), "p99-µs")
+	roundTripBench(b, task)
 }
 
 // BenchmarkProcessStringTask: a StringTask push/run/pull round trip over
 // 2 engine processes. Issue 4's target: p50 <= 250 µs.
 func BenchmarkProcessStringTask(b *testing.B) {
-	r := processFarm(b, 2)
-	ctx := context.Background()
 	task, _ := drover.NewStringTask("y = x + 1", map[string]any{"x": int64(41)}, "y", drover.Options{})
-	var lat []time.Duration
-	for b.Loop() {
-		start := time.Now()
-		id, err := r.Run(ctx, task)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := r.Result(ctx, id); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-		if len(lat)%10000 == 0 {
-			if _, err := r.ClearAll(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	slices.Sort(lat)
-	b.ReportMetric(percentile(lat, 50), "p50-µs")
-	b.ReportMetric(percentile(lat, 99), "p99-µs")
+	roundTripBench(b, task)
 }
 
-func BenchmarkProcessHops(b *testing.B) {
-	r := processFarm(b, 2)
+// BenchmarkProcessRequest: the control API's own round trips, client to
+// controller and back, without a task to run: a request the controller's
+// loop answers (queue counts), a submit, a result and a poll of a task
+// that has finished. The parts of a task's round trip.
+func BenchmarkProcessRequest(b *testing.B) {
+	r := processFarm(b, 2, 0)
 	ctx := context.Background()
 	task, _ := drover.NewMapTask("noop", []any{int64(1)}, nil, drover.Options{})
 	b.Run("counts", func(b *testing.B) {
@@ -202,15 +225,28 @@ func BenchmarkProcessHops(b *testing.B) {
 		}
 	})
 	b.Run("run", func(b *testing.B) {
+		var ids []drover.TaskID
 		for b.Loop() {
-			if _, err := r.Run(ctx, task); err != nil {
+			id, err := r.Run(ctx, task)
+			if err != nil {
 				b.Fatal(err)
 			}
+			ids = append(ids, id)
 		}
-		r.ClearAll(ctx)
+		if err := r.Barrier(ctx, ids...); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.ClearAll(ctx); err != nil {
+			b.Fatal(err)
+		}
 	})
-	id, _ := r.Run(ctx, task)
-	r.Result(ctx, id)
+	id, err := r.Run(ctx, task)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Result(ctx, id); err != nil {
+		b.Fatal(err)
+	}
 	b.Run("result-done", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := r.Result(ctx, id); err != nil {
@@ -225,14 +261,41 @@ func BenchmarkProcessHops(b *testing.B) {
 			}
 		}
 	})
-	nc := r.NATS()
-	sub, _ := nc.Subscribe("echo.x", func(m *nats.Msg) { m.Respond(m.Data) })
-	defer sub.Unsubscribe()
-	b.Run("nats-echo-same-conn", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := nc.Request("echo.x", []byte("hi"), time.Second); err != nil {
-				b.Fatal(err)
-			}
+}
+
+// BenchmarkFleet: 1,000 engines in this process (each with its own
+// in-process NATS connection) registered with one controller, and a Map
+// of 20 noop tasks per engine from a client over TCP. Issue 4: tasks
+// spread fairly; min and max tasks per engine are reported.
+func BenchmarkFleet(b *testing.B) {
+	log, _ := newLogger(os.Stderr, "warn")
+	const n = 1000
+	var last *FleetReport
+	for b.Loop() {
+		rep, err := benchFleet(waitCtx(b, 120*time.Second), n, 20*n, 0, log)
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
+		last = rep
+	}
+	b.ReportMetric(last.RegisterSeconds, "register-s")
+	b.ReportMetric(last.TasksPerSecond, "tasks/s")
+	b.ReportMetric(float64(last.MinPerEngine), "min-tasks/engine")
+	b.ReportMetric(float64(last.MaxPerEngine), "max-tasks/engine")
+}
+
+// BenchmarkQueueMemory: the controller's memory per queued task, 100,000
+// noop tasks submitted through the control API to a controller with no
+// engine. Issue 4's target: <= 1 KiB.
+func BenchmarkQueueMemory(b *testing.B) {
+	log, _ := newLogger(os.Stderr, "warn")
+	var last *QueueReport
+	for b.Loop() {
+		rep, err := benchQueue(waitCtx(b, 120*time.Second), 100000, log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		last = rep
+	}
+	b.ReportMetric(last.BytesPerTask, "B/queued-task")
 }
