@@ -165,7 +165,7 @@ JSON with --json.`,
 	f.IntVar(&o.tasks, "tasks", 100000, "number of trivial tasks for the throughput")
 	f.IntVar(&o.samples, "samples", 2000, "number of one-at-a-time round trips for the latencies")
 	f.IntVar(&o.engines, "engines", 2, "number of engine processes")
-	f.IntVar(&o.window, "window", controller.DefaultWindow, "attempts in flight per engine (the controller's and the engines' --window)")
+	f.IntVar(&o.window, "window", DefaultWindow, "attempts in flight per engine (the controller's and the engines' --window)")
 	f.IntVar(&o.fleet, "fleet", 1000, "number of in-process engines of the fleet measurement (0: skip it)")
 	f.IntVar(&o.queued, "queued", 100000, "number of tasks queued for the memory measurement (0: skip it)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
@@ -465,7 +465,7 @@ func benchFleet(ctx context.Context, n, tasks, window int, log *slog.Logger) (re
 // trivial tasks submitted through the control API to a controller with no
 // engine, the live heap (after a GC) compared before and after.
 func benchQueue(ctx context.Context, tasks int, log *slog.Logger) (rep *QueueReport, err error) {
-	f, err := startBenchFarm(ctx, controller.DefaultWindow, log)
+	f, err := startBenchFarm(ctx, DefaultWindow, log)
 	if err != nil {
 		return nil, err
 	}
