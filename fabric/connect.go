@@ -44,7 +44,10 @@ type ConnectOptions struct {
 	// It must be private to its owner (mode 0600), as a connection file.
 	// (A drover secret needs a connection file: it goes with a fresh nkey.)
 	CredentialsFile string
-	// TLS, when the target is a URL, configures TLS.
+	// TLS configures TLS. When the target is a URL, it is the TLS
+	// configuration; with a connection file, the fields it sets override
+	// the file's (see OverrideTLS): a client certificate of this machine
+	// for a server that verifies clients, or a CA of its own.
 	TLS *TLSFiles
 	// InProcess, when set, connects to this server in-process (no socket;
 	// the embedded server's controller connections). Such a connection
@@ -248,7 +251,46 @@ func resolveTarget(target string, role Role, o *ConnectOptions) (*ConnFile, erro
 	if f.Role != role {
 		return nil, fmt.Errorf("%w: %s is the %s connection file, not the %s one (%s)", ErrWrongRole, target, f.Role, role, FileName(role))
 	}
+	if o.TLS != nil {
+		g := *f
+		g.TLS = OverrideTLS(f.TLS, o.TLS)
+		if err := g.Validate(); err != nil {
+			return nil, fmt.Errorf("%s with the TLS options: %w", target, err)
+		}
+		f = &g
+	}
 	return f, nil
+}
+
+// OverrideTLS returns base (a connection file's TLS settings, nil for
+// none) with the fields over sets in its place: CA or CAPEM (either
+// replaces both of base's), Cert and Key (together), ServerName. Relative
+// paths of over are made absolute (against the working directory, not the
+// file's). A nil over returns base.
+func OverrideTLS(base, over *TLSFiles) *TLSFiles {
+	if over == nil {
+		return base
+	}
+	var t TLSFiles
+	if base != nil {
+		t = *base
+	}
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil && p != "" {
+			return a
+		}
+		return p
+	}
+	if over.CA != "" || over.CAPEM != "" {
+		t.CA, t.CAPEM = abs(over.CA), over.CAPEM
+	}
+	if over.Cert != "" || over.Key != "" {
+		t.Cert, t.Key = abs(over.Cert), abs(over.Key)
+	}
+	if over.ServerName != "" {
+		t.ServerName = over.ServerName
+	}
+	return &t
 }
 
 // ReadCredentials reads a credentials file into f, as Connect reads

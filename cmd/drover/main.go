@@ -13,9 +13,12 @@ import (
 
 func main() {
 	// SIGTERM and SIGHUP end the running command cleanly (its jobs are
-	// killed, an engine hands back its tasks); a second one kills the
-	// process at once. SIGINT is handled by the commands themselves. A
-	// signal the process was started ignoring (nohup) stays ignored.
+	// killed, an engine hands back its tasks); more of them change nothing
+	// (a process manager may send one to every process of a group, and
+	// drover engine -n forwards its own). SIGINT is handled by the
+	// commands themselves: a second Ctrl-C stops a controller or an engine
+	// at once. A signal the process was started ignoring (nohup) stays
+	// ignored.
 	var sigs []os.Signal
 	for _, s := range []os.Signal{syscall.SIGTERM, syscall.SIGHUP} {
 		if !signal.Ignored(s) {
@@ -25,7 +28,6 @@ func main() {
 	ctx, stop := context.Background(), func() {}
 	if len(sigs) > 0 { // (no signals would mean all of them)
 		ctx, stop = signal.NotifyContext(ctx, sigs...)
-		context.AfterFunc(ctx, stop) // the default action for the next one
 	}
 	code := cli.Main(ctx, os.Args[1:], cli.IO{})
 	stop()

@@ -40,6 +40,12 @@ func startPTY(t *testing.T, args ...string) *ptyDrover {
 	p := &ptyDrover{t: t, cmd: cmd, f: f, done: make(chan struct{}), changed: make(chan struct{})}
 	go p.read()
 	t.Cleanup(func() {
+		// Kill drover first if it still runs (a failed test): the reader
+		// returns when the pty's other side is closed, not when f is.
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
 		f.Close()
 		<-p.done
 	})

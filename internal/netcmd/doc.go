@@ -17,16 +17,21 @@
 //
 // drover engine runs one engine process (package engine) connected with
 // the engine connection file; with -n N it starts N such processes (the
-// same program with -n 1) and supervises them: it forwards SIGTERM and
-// SIGINT, restarts none, and exits when all have exited. An engine
+// same program with -n 1, each in a process group of its own) and
+// supervises them: it passes the first SIGTERM or SIGINT on as SIGTERM and
+// a second SIGINT as SIGINT, restarts none, and exits when all have
+// exited. An engine started before its controller waits for it (the
+// connection file, then its servers; --wait bounds it). An engine
 // survives its controller: when the controller stops (or its NATS server
 // goes away), the engine keeps its connection trying and registers again
 // with the next controller on the same prefix. On SIGTERM or SIGINT an
 // engine drains: it takes no new task, hands back those queued on it, lets
-// the running one finish (for up to --grace), then says goodbye (Bye); a
-// task still running after the grace period is stopped and handed back
-// too. Handed-back attempts are queued again by the controller without
-// using a retry.
+// the running one finish (for up to --grace, or until a second SIGINT),
+// then says goodbye (Bye); a task still running after the grace period is
+// stopped and handed back too. Handed-back attempts are queued again by
+// the controller without using a retry. Engines and clients take
+// --tls-cert, --tls-key and --tls-ca (mutual TLS; a private CA), which
+// override the connection file's TLS settings.
 //
 // drover status and drover engines are clients (drover.Dial; Dial here
 // resolves the default connection file with IO.Getenv) that print the

@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -46,7 +50,13 @@ type engineOptions struct {
 	stepBudget    uint64
 	window        int
 	logLevel      string
+	wait          time.Duration
+	tls           tlsOptions
 }
+
+// minMaxMemory is the smallest --max-memory: below it, an engine process
+// cannot even start its runtime, connect and register.
+const minMaxMemory = 32 << 20
 
 // Engine returns the drover engine command.
 func Engine(stdio IO) *cobra.Command {
@@ -62,34 +72,57 @@ results.
 
 --connect names the engine connection file the controller wrote
 (drover-engine.json; default: the one in drover's state directory, of the
-controller started by this user), or NATS URLs (with --creds and --prefix).
+controller started by this user), or NATS URLs (with --creds and --prefix;
+a connection file holds its own credentials and prefix).
+
+TLS: --tls-cert and --tls-key give the engine a client certificate, for a
+controller started with --tls-verify-clients (mutual TLS); --tls-ca names
+the certificate authorities of a server with a private CA (a tls:// URL).
+With a connection file, they override its TLS settings (the file's CA is
+kept unless --tls-ca is given).
+
+An engine started before its controller waits for it: for the connection
+file to appear, then for its servers to answer (it logs once that it
+waits). --wait DURATION gives up after that long with an error (0, the
+default: wait until stopped, as an engine whose controller went away
+does; give --wait in scripts that should fail when no controller comes).
 
 With -n N, drover engine starts N engine processes (this program with -n 1;
 each a process of its own, so that a memory limit or a crash stays local)
-and supervises them: it forwards SIGTERM and SIGINT to them, restarts none,
-and exits when all have exited (with status 1 if any failed).
+and supervises them: it forwards SIGTERM and SIGINT to them (see below),
+restarts none, and exits when all have exited (with status 1 if any
+failed).
 
 An engine survives its controller: when the controller stops or its NATS
 server goes away, the engine keeps trying and registers with the next
 controller on the same connection (a controller restarted on the same
---data). On SIGTERM or SIGINT it leaves gracefully: it takes no new task,
-hands back those queued on it, lets the running one finish for up to
+--data). With a connection file, an engine whose connection is down reads
+the file again (every half second) and, when it names other servers or
+credentials (a controller restarted on the same --data while its port was
+taken listens on another one), connects with it.
+
+On SIGTERM or SIGINT it leaves gracefully: it takes no new task, hands
+back those queued on it, lets the running one finish for up to
 --grace (then stops it and hands it back too), and says goodbye; the
 controller queues what was handed back again without using a retry.
+A second SIGINT (Ctrl-C again) stops at once: the running task is stopped
+and handed back too, and the engine leaves. (drover engine -n N passes the
+first signal on as SIGTERM and a second SIGINT as SIGINT; its engine
+processes have process groups of their own, so that a Ctrl-C at the
+terminal reaches them once, through it. A second SIGTERM kills.)
 
 --prop key=value sets a property (repeatable); the value is JSON when it
 is valid JSON (--prop gpu=true --prop mem=16 --prop tags='["a","b"]'),
 else a string (--prop host=alpha).
 
---max-memory SIZE (512MiB, 2G, 1GB) limits each engine process: a soft
-limit for Go's garbage collector (runtime/debug.SetMemoryLimit: the engine
-collects harder as it nears SIZE) and ` + hardLimitDoc + ` (the controller
-then sees the engine lost, and retries its task elsewhere if it has
-retries left).`,
+--max-memory SIZE (512MiB, 2G, 1GB; at least ` + minMaxMemoryDoc + `) limits each engine
+process: a soft limit for Go's garbage collector
+(runtime/debug.SetMemoryLimit: the engine collects harder as it nears
+SIZE) and ` + hardLimitDoc + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()
-			if err := o.check(); err != nil {
+			if err := o.check(cmd); err != nil {
 				return err
 			}
 			if o.n > 1 {
@@ -105,16 +138,21 @@ retries left).`,
 	f.IntVarP(&o.n, "processes", "n", 1, "number of engine processes to start")
 	f.StringArrayVar(&o.props, "prop", nil, "engine property key=value (repeatable; value: JSON, else a string)")
 	f.BoolVar(&o.allowCommands, "allow-commands", false, "let the engine run command tasks (processes on this machine)")
-	f.StringVar(&o.maxMemory, "max-memory", "", "memory limit of each engine process: soft (Go's GC), and hard on Linux (RLIMIT_AS)")
+	f.StringVar(&o.maxMemory, "max-memory", "", "memory limit of each engine process (at least "+minMaxMemoryDoc+"): soft (Go's GC), and hard on Linux (RLIMIT_AS: past it the process dies abruptly)")
 	f.StringVar(&o.name, "name", "", "the engine's name, shown by drover engines (default: host:pid; with -n, NAME-i)")
 	f.DurationVar(&o.grace, "grace", DefaultGrace, "on SIGTERM or SIGINT, how long the running task may finish before it is handed back")
 	f.IntVar(&o.window, "window", engine.DefaultWindow, "task attempts the engine accepts at once (the controller's --window caps it too)")
-	f.Uint64Var(&o.stepBudget, "step-budget", 0, "Starlark step budget of each run (0: engine.DefaultStepBudget); tasks may set their own")
+	f.Uint64Var(&o.stepBudget, "step-budget", 0, fmt.Sprintf("Starlark step budget of each run (0: the default, %d); tasks may set their own", engine.DefaultStepBudget))
+	f.DurationVar(&o.wait, "wait", 0, "how long to wait at start for the controller (its connection file, its servers) before failing (0: until stopped)")
+	o.tls.addFlags(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on standard error: debug, info, warn or error")
 	return cmd
 }
 
-func (o *engineOptions) check() error {
+// minMaxMemoryDoc is minMaxMemory for the help (formatSize's way).
+const minMaxMemoryDoc = "32 MiB"
+
+func (o *engineOptions) check(cmd *cobra.Command) error {
 	switch {
 	case o.n < 1:
 		return usage("-n %d: want at least 1 engine process", o.n)
@@ -122,16 +160,25 @@ func (o *engineOptions) check() error {
 		return usage("--grace %v: must not be negative", o.grace)
 	case o.window < 1:
 		return usage("--window %d: must be at least 1", o.window)
+	case o.wait < 0:
+		return usage("--wait %v: must not be negative (0: wait until stopped)", o.wait)
 	}
 	if _, err := parseProps(o.props); err != nil {
 		return usage("%v", err)
 	}
 	if o.maxMemory != "" {
-		if _, err := parseSize(o.maxMemory); err != nil {
+		size, err := parseSize(o.maxMemory)
+		if err != nil {
 			return usage("--max-memory: %v", err)
+		}
+		if size < minMaxMemory {
+			return usage("--max-memory %s: must be at least %s (an engine process needs that much to start)", o.maxMemory, formatSize(minMaxMemory))
 		}
 	}
 	if _, err := newLogger(io.Discard, o.logLevel); err != nil {
+		return err
+	}
+	if err := o.tls.check(); err != nil {
 		return err
 	}
 	if fabric.IsURL(o.connect) {
@@ -140,6 +187,8 @@ func (o *engineOptions) check() error {
 		}
 	} else if o.creds != "" {
 		return usage("--creds is for NATS URLs: a connection file holds its credentials")
+	} else if cmd.Flags().Changed("prefix") {
+		return usage("--prefix is for NATS URLs: a connection file holds the prefix")
 	}
 	return nil
 }
@@ -160,18 +209,120 @@ func (o *engineOptions) target(stdio IO) (string, error) {
 	return filepath.Abs(o.connect)
 }
 
-// connectError explains a failure to connect.
+// connectError explains a failure to connect to target (a connection
+// file or NATS URLs).
 func connectError(what, target string, err error) error {
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: no connection file %s: is a controller running? (start one with drover controller, or give --connect)", what, target)
+	file := !fabric.IsURL(target)
+	if file && errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(target); errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("%s: no connection file %s: is a controller running? (start one with drover controller, or give --connect)", what, target)
+		}
+	}
+	if noServer(err) {
+		where := "at " + target
+		if file {
+			if f, ferr := fabric.ReadFile(target); ferr == nil {
+				where = "at " + strings.Join(f.URLs, ",") + ", the servers " + target + " names"
+			} else {
+				where = "at the servers " + target + " names"
+			}
+		}
+		return fmt.Errorf("%s: %w: is the controller running? (drover controller; no NATS server answers %s)", what, err, where)
+	}
+	if s := err.Error(); strings.Contains(s, "certificate required") || strings.Contains(s, "bad certificate") ||
+		errors.Is(err, nats.ErrTLS) && strings.Contains(s, "closed by remote after TLS handshake") {
+		return fmt.Errorf("%s: %w: the server refused the TLS connection: does it want a client certificate signed by its CA? (give --tls-cert and --tls-key)", what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// runEngine runs one engine in this process until ctx ends (or SIGINT).
+// noServer reports whether err says that no NATS server answered (none
+// listens, or none can be reached): worth waiting for.
+func noServer(err error) bool {
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// connectWait connects with connect until it succeeds, waiting for the
+// connection file (file, "" for URLs) to appear and for the servers to
+// answer, for up to wait (0: until ctx ends). It returns nil, nil when ctx
+// ends. Other errors (credentials, TLS, a bad file) end it at once.
+func connectWait(ctx context.Context, connect func(context.Context) (*fabric.Conn, error), target, file string, wait time.Duration, log *slog.Logger) (*fabric.Conn, error) {
+	wctx := ctx
+	if wait > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	const minBackoff, maxBackoff = 50 * time.Millisecond, time.Second
+	backoff := minBackoff
+	logged := false
+	var last error // the last error of an attempt that --wait did not cut short
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for {
+		var err error
+		missing := false
+		if file != "" {
+			if _, serr := os.Stat(file); errors.Is(serr, os.ErrNotExist) {
+				missing, err = true, serr
+			}
+		}
+		if !missing {
+			var conn *fabric.Conn
+			if conn, err = connect(wctx); err == nil {
+				return conn, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if wctx.Err() != nil {
+			if last == nil {
+				last = err
+			}
+			return nil, connectError(fmt.Sprintf("engine: no controller after --wait %v", wait), target, last)
+		}
+		last = err
+		if !missing && !noServer(err) {
+			return nil, connectError("engine", target, err)
+		}
+		if !logged {
+			logged = true
+			until := "until stopped"
+			if wait > 0 {
+				until = "for up to " + wait.String() + " (--wait)"
+			}
+			if missing {
+				log.Warn("engine: waiting for the controller: no connection file yet (start one with drover controller)", "file", file, "waiting", until)
+			} else {
+				log.Warn("engine: waiting for the controller: its NATS servers do not answer (start it with drover controller)", "target", target, "err", err, "waiting", until)
+			}
+		}
+		d := backoff
+		if missing {
+			d = fileCheckInterval
+		} else {
+			backoff = min(2*backoff, maxBackoff)
+		}
+		t.Reset(d)
+		select {
+		case <-t.C:
+		case <-wctx.Done():
+		}
+	}
+}
+
+// runEngine runs one engine in this process until ctx ends (or SIGINT; a
+// second SIGINT stops it at once).
 func runEngine(parent context.Context, stdio IO, o *engineOptions) error {
-	ctx, stop := stdio.interruptible(parent)
-	defer stop()
+	sig := stdio.stopSignals(parent)
+	defer sig.stop()
+	ctx := sig.ctx
 	name := o.name
 	if name == "" {
 		host, _ := os.Hostname()
@@ -199,16 +350,31 @@ func runEngine(parent context.Context, stdio IO, o *engineOptions) error {
 	if err != nil {
 		return failure(err)
 	}
-	conn, err := fabric.Connect(ctx, target, fabric.RoleEngine, &fabric.ConnectOptions{
-		Name: "drover-engine-" + name, Prefix: o.prefix, CredentialsFile: o.creds, Logger: log,
-	})
+	tf, err := o.tls.files()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return failure(connectError("engine", target, err))
+		return err
 	}
-	defer conn.Close()
+	connect := func(ctx context.Context) (*fabric.Conn, error) {
+		return fabric.Connect(ctx, target, fabric.RoleEngine, &fabric.ConnectOptions{
+			Name: "drover-engine-" + name, Prefix: o.prefix, CredentialsFile: o.creds, TLS: tf, Logger: log,
+		})
+	}
+	file := ""
+	if !fabric.IsURL(target) {
+		file = target
+	}
+	conn, err := connectWait(ctx, connect, target, file, o.wait, log)
+	if err != nil {
+		return failure(err)
+	}
+	if conn == nil {
+		return nil // stopped while waiting
+	}
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	var eng *engine.Engine
 	out := &lockedWriter{w: stdio.Out}
 	eng, err = engine.New(&engine.Config{
@@ -222,16 +388,142 @@ func runEngine(parent context.Context, stdio IO, o *engineOptions) error {
 	fmt.Fprintf(out, "%s %s %s\n", EngineReadyLine, name, conn.ConnectedUrlRedacted())
 	log.Info("engine: connected", "url", conn.ConnectedUrlRedacted(), "key", conn.Key, "prefix", conn.Subjects.Prefix(),
 		"allow_commands", o.allowCommands)
-	err = serveLoop(ctx, eng, conn, o.grace, log)
+	for {
+		err = serveConn(ctx, sig.now, eng, conn, file, tf, o.grace, log)
+		if !errors.Is(err, errRedial) {
+			break
+		}
+		// The connection file names other servers or credentials (a
+		// controller restarted on the same --data whose port was taken):
+		// connect anew with it.
+		conn.Close()
+		if conn, err = redial(ctx, func() (*fabric.Conn, error) { return connect(ctx) }, log); conn == nil {
+			break
+		}
+		log.Info("engine: connected", "url", conn.ConnectedUrlRedacted(), "key", conn.Key, "prefix", conn.Subjects.Prefix(),
+			"file", file)
+	}
 	fmt.Fprintf(out, "drover engine %s left\n", name)
 	return err
 }
 
-// serveLoop serves the controller until ctx ends, then leaves gracefully.
-// When the controller shuts the engine down or goes away, it serves again
-// on a new transport end: the next controller on the prefix gets the
-// engine (with its namespace) back.
-func serveLoop(ctx context.Context, eng *engine.Engine, conn *fabric.Conn, grace time.Duration, log *slog.Logger) error {
+// errRedial ends serving on a connection whose connection file now names
+// other servers or credentials.
+var errRedial = errors.New("engine: the connection file changed")
+
+// fileCheckInterval is how often an engine whose connection is down (it
+// keeps trying its servers) reads its connection file again.
+const fileCheckInterval = 500 * time.Millisecond
+
+// serveConn serves on conn (serveLoop) until ctx ends (now: see
+// serveOnce); with file (the engine connection file conn was made from;
+// "" for URLs; tf: the TLS flags that override its settings), it returns
+// errRedial when, while conn is down or closed, file names other servers
+// or credentials than conn's.
+func serveConn(ctx context.Context, now <-chan struct{}, eng *engine.Engine, conn *fabric.Conn, file string, tf *fabric.TLSFiles, grace time.Duration, log *slog.Logger) error {
+	if file == "" {
+		return serveLoop(ctx, now, eng, conn, nil, grace, log)
+	}
+	changed := make(chan struct{})
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchFile(wctx, conn, file, tf, changed, log)
+	}()
+	err := serveLoop(ctx, now, eng, conn, changed, grace, log)
+	stopWatch()
+	<-watched
+	if err != nil && !errors.Is(err, errRedial) && ctx.Err() == nil && conn.IsClosed() && fileChanged(file, tf, conn.File) {
+		return errRedial
+	}
+	return err
+}
+
+// watchFile closes changed when, while conn is down (nats.go keeps trying
+// its servers), file names other servers or credentials than conn's, or
+// returns when ctx ends or conn is closed. It reads file when conn goes
+// down, then every fileCheckInterval until it is back. (nats.go holds the
+// connection's lock while it tries a server: when the old address is
+// taken by a process that accepts connections but does not speak NATS,
+// the switch waits for that attempt's handshake timeout, DialTimeout.)
+func watchFile(ctx context.Context, conn *fabric.Conn, file string, tf *fabric.TLSFiles, changed chan<- struct{}, log *slog.Logger) {
+	status := conn.StatusChanged(nats.CONNECTED, nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	defer conn.RemoveStatusListener(status)
+	t := time.NewTimer(fileCheckInterval)
+	defer t.Stop()
+	for {
+		var tick <-chan time.Time
+		switch {
+		case conn.IsClosed():
+			return
+		case !conn.IsConnected():
+			if fileChanged(file, tf, conn.File) {
+				log.Info("engine: the connection is down and the connection file names other servers or credentials: connecting with it",
+					"file", file)
+				close(changed)
+				return
+			}
+			t.Reset(fileCheckInterval)
+			tick = t.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-status:
+		case <-tick:
+		}
+	}
+}
+
+// fileChanged reports whether the connection file at path names other
+// servers, credentials, prefix or TLS settings (once tf overrides them,
+// as Connect does) than cur (a file that cannot be read has not changed:
+// it may be being rewritten).
+func fileChanged(path string, tf *fabric.TLSFiles, cur *fabric.ConnFile) bool {
+	f, err := fabric.ReadFile(path)
+	if err != nil || f.Role != cur.Role {
+		return false
+	}
+	return !slices.Equal(f.URLs, cur.URLs) || f.Prefix != cur.Prefix || f.Secret != cur.Secret || f.Token != cur.Token ||
+		f.User != cur.User || f.Password != cur.Password || f.NkeySeed != cur.NkeySeed || f.CredsFile != cur.CredsFile ||
+		!reflect.DeepEqual(fabric.OverrideTLS(f.TLS, tf), cur.TLS)
+}
+
+// redial connects again (connect reads the connection file anew), waiting
+// 50ms, doubling up to 2s, between attempts, until it succeeds or ctx
+// ends (then it returns nil, nil).
+func redial(ctx context.Context, connect func() (*fabric.Conn, error), log *slog.Logger) (*fabric.Conn, error) {
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
+	for backoff := minBackoff; ; backoff = min(2*backoff, maxBackoff) {
+		conn, err := connect()
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		log.Warn("engine: connecting with the connection file failed; trying again", "err", err, "in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil
+		}
+	}
+}
+
+// serveLoop serves the controller until ctx ends, then leaves gracefully
+// (now: see serveOnce). When the controller shuts the engine down or goes
+// away, it serves again on a new transport end: the next controller on
+// the prefix gets the engine (with its namespace) back. While the NATS
+// connection is down (nats.go reconnects), it waits for it.
+//
+// When changed is closed (the connection file changed, see serveConn), it
+// stops serving (the running tasks are stopped: their controller is gone)
+// and returns errRedial.
+func serveLoop(ctx context.Context, now <-chan struct{}, eng *engine.Engine, conn *fabric.Conn, changed <-chan struct{}, grace time.Duration, log *slog.Logger) error {
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
 	for ctx.Err() == nil {
@@ -239,12 +531,25 @@ func serveLoop(ctx context.Context, eng *engine.Engine, conn *fabric.Conn, grace
 			return failure(fmt.Errorf("engine: the NATS connection is closed (were the controller's secrets renewed? use its new %s)",
 				fabric.FileName(fabric.RoleEngine)))
 		}
+		if !conn.IsConnected() {
+			if err := waitConnected(ctx, conn, changed, log); err != nil {
+				return err
+			}
+			continue
+		}
 		began := time.Now()
-		err := serveOnce(ctx, eng, conn, grace, log)
+		served, err := serveOnce(ctx, now, eng, conn, changed, grace, log)
+		if errors.Is(err, errRedial) {
+			return err
+		}
 		if ctx.Err() != nil {
 			break
 		}
-		log.Info("engine: the controller ended the session; waiting for it or the next one", "err", err)
+		if served {
+			log.Info("engine: the controller ended the session; waiting for it or the next one", "err", err)
+		} else {
+			log.Warn("engine: cannot open a session on the NATS connection; trying again", "err", err)
+		}
 		if time.Since(began) > 10*time.Second {
 			backoff = minBackoff
 		}
@@ -253,31 +558,61 @@ func serveLoop(ctx context.Context, eng *engine.Engine, conn *fabric.Conn, grace
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+		case <-changed:
+			t.Stop()
+			return errRedial
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
 	return nil
 }
 
+// waitConnected waits for conn, which is down, to be connected again (it
+// logs that it waits); it returns errRedial when changed is closed, nil
+// when conn is connected or closed or ctx ends.
+func waitConnected(ctx context.Context, conn *fabric.Conn, changed <-chan struct{}, log *slog.Logger) error {
+	status := conn.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	defer conn.RemoveStatusListener(status)
+	if conn.IsConnected() || conn.IsClosed() {
+		return nil
+	}
+	log.Info("engine: the NATS connection is down; waiting for it to come back", "url", conn.ConnectedUrlRedacted())
+	select {
+	case <-status:
+	case <-ctx.Done():
+	case <-changed:
+		return errRedial
+	}
+	return nil
+}
+
 // serveOnce serves on one transport end until the controller ends it or
-// ctx ends; in the latter case it drains first.
-func serveOnce(ctx context.Context, eng *engine.Engine, conn *fabric.Conn, grace time.Duration, log *slog.Logger) error {
+// ctx ends; in the latter case it drains first, for up to grace, or until
+// now is closed (a second Ctrl-C: the running attempts are stopped and
+// handed back at once). When changed is closed, it stops serving and
+// returns errRedial. served says whether a session was opened (false:
+// the transport end could not be made).
+func serveOnce(ctx context.Context, now <-chan struct{}, eng *engine.Engine, conn *fabric.Conn, changed <-chan struct{}, grace time.Duration, log *slog.Logger) (served bool, err error) {
 	end, err := natstransport.NewEngineEnd(ctx, conn.Conn, &natstransport.Config{Key: conn.Key, Prefix: conn.Subjects.Prefix(), Logger: log})
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer end.Close()
 	d := newDrainEnd(end)
 	sctx, stopServe := context.WithCancel(context.Background())
 	defer stopServe()
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(sctx, d) }()
+	done := make(chan error, 1)
+	go func() { done <- eng.Serve(sctx, d) }()
 	select {
-	case err := <-served:
-		return err
+	case err := <-done:
+		return true, err
+	case <-changed:
+		stopServe()
+		<-done
+		return true, errRedial
 	case <-ctx.Done():
 	}
-	log.Info("engine: leaving: no new tasks; the running one may finish", "grace", grace)
+	log.Info("engine: leaving: no new tasks; the running one may finish (press Ctrl-C again to stop now)", "grace", grace)
 	d.drain()
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -286,17 +621,26 @@ func serveOnce(ctx context.Context, eng *engine.Engine, conn *fabric.Conn, grace
 	case <-t.C:
 		log.Warn("engine: grace period over: stopping the running task and handing it back")
 		d.handBackAll()
-	case err := <-served:
-		return err
+	case <-now:
+		log.Warn("engine: stopping now: stopping the running task and handing it back")
+		d.handBackAll()
+	case err := <-done:
+		return true, err
 	}
 	stopServe()
-	return <-served
+	return true, <-done
 }
 
-// superviseEngines starts o.n engine processes and waits for them.
+// superviseEngines starts o.n engine processes and waits for them. The
+// first stop request (ctx ends, or SIGINT) is passed on to them as
+// SIGTERM (they leave gracefully), a second SIGINT as SIGINT (they stop at
+// once). The engine processes have process groups of their own, so that a
+// Ctrl-C at the terminal reaches them only through this process (else
+// each would get it twice: the terminal's and the one passed on).
 func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
-	ctx, stop := stdio.interruptible(cmd.Context())
-	defer stop()
+	sig := stdio.stopSignals(cmd.Context())
+	defer sig.stop()
+	ctx, now := sig.ctx, sig.now
 	exe, err := stdio.Executable()
 	if err != nil {
 		return failure(fmt.Errorf("engine: start engine processes: %w", err))
@@ -306,8 +650,9 @@ func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
 		return failure(err)
 	}
 	if !fabric.IsURL(target) {
-		// Fail here, once, rather than in every process.
-		if _, err := fabric.ReadFile(target); err != nil {
+		// A connection file that is there but wrong: fail here, once,
+		// rather than in every process. (A missing one: each waits.)
+		if _, err := fabric.ReadFile(target); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return failure(connectError("engine", target, err))
 		}
 	}
@@ -328,6 +673,7 @@ func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
 		c.Env = stdio.Environ()
 		c.Stdout, c.Stderr = stdio.Out, stdio.Err
 		dieWithParent(c)
+		ownProcessGroup(c)
 		if err := c.Start(); err != nil {
 			err = fmt.Errorf("engine: start engine process %d: %w", i, err)
 			for _, p := range procs {
@@ -345,11 +691,17 @@ func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
 	failed := 0
 	signalled := false
 	for left := o.n; left > 0; {
+		// (procs: the exited ones too: signalling them fails, ignored.)
 		select {
 		case e := <-exits:
 			left--
 			status := "exited"
-			if e.err != nil {
+			switch {
+			case e.err != nil && now == nil && interrupted(e.err):
+				// Our SIGINT came as it was exiting (it no longer
+				// handled it): what was asked.
+				status = "stopped"
+			case e.err != nil:
 				failed++
 				status = e.err.Error()
 			}
@@ -357,17 +709,35 @@ func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
 		case <-ctx.Done():
 			if !signalled {
 				signalled = true
+				fmt.Fprintf(stdio.Out, "drover engine: stopping the engine processes gracefully (press Ctrl-C again to stop now)\n")
 				for _, p := range procs {
-					_ = p.Signal(syscall.SIGTERM) // those that exited already: an error, ignored
+					_ = p.Signal(syscall.SIGTERM)
 				}
 			}
-			ctx = context.Background() // wait for the exits only
+			ctx = context.Background() // wait for the exits and now only
+		case <-now:
+			fmt.Fprintf(stdio.Out, "drover engine: stopping the engine processes now\n")
+			for _, p := range procs {
+				_ = p.Signal(os.Interrupt)
+			}
+			now = nil
 		}
 	}
 	if failed > 0 {
 		return failure(fmt.Errorf("engine: %d of %d engine processes failed", failed, o.n))
 	}
 	return nil
+}
+
+// interrupted reports whether err is the exit of a process killed by
+// SIGINT.
+func interrupted(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGINT
 }
 
 // childArgs returns the arguments of an engine process started by -n: the

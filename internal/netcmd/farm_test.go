@@ -64,7 +64,7 @@ func TestClientNoController(t *testing.T) {
 			t.Errorf("%s: %v, want a clear error", cmd, err)
 		}
 	}
-	_, err := runCmd(t, "engine", "--connect", filepath.Join(dir, "drover-engine.json"))
+	_, err := runCmd(t, "engine", "--connect", filepath.Join(dir, "drover-engine.json"), "--wait", "100ms")
 	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "is a controller running?") {
 		t.Errorf("engine: %v, want a clear error", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover"
 )
 
 // lines is an io.Writer that keeps what is written and lets tests wait
@@ -105,10 +107,17 @@ type inProc struct {
 
 func startInProc(t testing.TB, args ...string) *inProc {
 	t.Helper()
+	return startInProcFuncs(t, nil, args...)
+}
+
+// startInProcFuncs is startInProc with the engines' functions (nil: the
+// built-in ones).
+func startInProcFuncs(t testing.TB, funcs func() *drover.Registry, args ...string) *inProc {
+	t.Helper()
 	p := &inProc{out: &lines{}, err: &lines{}, done: make(chan error, 1), intr: make(chan os.Signal)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: p.intr})
+	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: p.intr, Functions: funcs})
 	root.SetArgs(args)
 	go func() { p.done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() {

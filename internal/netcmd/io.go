@@ -91,7 +91,7 @@ func (stdio IO) interruptible(parent context.Context) (context.Context, context.
 // stop: ctx ends at the first request (parent ends: SIGTERM, see
 // cmd/drover; or a first SIGINT: stop gracefully), now is closed at the
 // next SIGINT (stop at once: a user pressing Ctrl-C again does not want to
-// wait; a second SIGTERM kills the process, see cmd/drover).
+// wait; more SIGTERMs change nothing, see cmd/drover).
 type stopping struct {
 	ctx  context.Context
 	now  <-chan struct{}

@@ -12,7 +12,16 @@ import (
 )
 
 // hardLimitDoc says what --max-memory's hard limit is on this system.
-const hardLimitDoc = "on Linux, also a hard limit on the process's address space (RLIMIT_AS, set to SIZE above what the process has mapped when it starts, and inherited by command tasks): past it allocations fail and the engine process dies"
+const hardLimitDoc = `on Linux, also a hard limit on the process's
+address space (RLIMIT_AS), set to SIZE above what the process has mapped
+when it starts (a Go program reserves much address space it does not use:
+the limit logged at start is several GiB). Past the hard limit an
+allocation fails and the engine process dies abruptly ("fatal error: out of
+memory"): no goodbye, its running task is not handed back; the controller
+sees the engine lost and retries the task elsewhere if it has retries left.
+Command tasks (--allow-commands) inherit that same limit, not SIZE: it
+bounds a command only loosely (limit a command's memory in the command
+itself, e.g. ulimit -v)`
 
 // setHardMemoryLimit limits the process's address space to what it has
 // mapped now plus n bytes (RLIMIT_AS, soft and hard), and returns the

@@ -29,6 +29,7 @@ type clientOptions struct {
 	prefix  string
 	json    bool
 	timeout time.Duration
+	tls     tlsOptions
 }
 
 func (o *clientOptions) addFlags(cmd *cobra.Command) {
@@ -38,6 +39,7 @@ func (o *clientOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.prefix, "prefix", fabric.DefaultPrefix, "with NATS URLs: the controller's subject prefix")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the controller")
+	o.tls.addFlags(f)
 }
 
 // dial connects to the controller as a client.
@@ -51,8 +53,15 @@ func (o *clientOptions) dial(ctx context.Context, stdio IO) (*drover.Remote, err
 	if o.timeout <= 0 {
 		return nil, usage("--timeout %v: must be more than 0", o.timeout)
 	}
+	if err := o.tls.check(); err != nil {
+		return nil, err
+	}
+	tf, err := o.tls.files()
+	if err != nil {
+		return nil, err
+	}
 	r, err := Dial(ctx, stdio, o.connect, &fabric.ConnectOptions{
-		Name: "drover-status", Prefix: o.prefix, CredentialsFile: o.creds, DialTimeout: o.timeout,
+		Name: "drover-status", Prefix: o.prefix, CredentialsFile: o.creds, DialTimeout: o.timeout, TLS: tf,
 	})
 	if err != nil {
 		return nil, failure(err)
@@ -88,6 +97,12 @@ func Dial(ctx context.Context, stdio IO, connect string, opts *fabric.ConnectOpt
 	return r, nil
 }
 
+// clientTLSDoc is the client commands' help on TLS.
+const clientTLSDoc = `--tls-cert and --tls-key give a client certificate, for a controller
+started with --tls-verify-clients (mutual TLS); --tls-ca names the
+certificate authorities of a server with a private CA (a tls:// URL). With
+a connection file, they override its TLS settings.`
+
 // StatusReport is what drover status --json prints.
 type StatusReport struct {
 	ControllerID string                  `json:"controller_id"`
@@ -109,7 +124,9 @@ func Status(stdio IO) *cobra.Command {
 		Long: `drover status asks the controller (over NATS, with the client connection
 file) for its queue (tasks pending on engines, scheduled, succeeded, failed)
 and its engines (id, name, properties, the task each is running), and says
-where results are kept (in memory: they are lost when the controller stops).`,
+where results are kept (in memory: they are lost when the controller stops).
+
+` + clientTLSDoc,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()
@@ -151,7 +168,9 @@ func Engines(stdio IO) *cobra.Command {
 		Short: "List the task farm controller's engines",
 		Long: `drover engines lists the engines registered with the controller: id, name,
 whether each is running a task (and which), whether it runs commands, and
-its properties.`,
+its properties.
+
+` + clientTLSDoc,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()

@@ -22,18 +22,19 @@ import (
 	"github.com/drover-dev/drover/fabric"
 )
 
-// newTestCA writes a certificate authority and a server certificate for
-// 127.0.0.1 signed by it; it returns the CA, cert and key files.
-func newTestCA(t *testing.T) (caFile, certFile, keyFile string) {
+// testPKI is a certificate authority generated in a test.
+type testPKI struct {
+	t      *testing.T
+	dir    string
+	caFile string
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	serial int64
+}
+
+func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	p := &testPKI{t: t, dir: t.TempDir(), serial: 1}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -47,26 +48,57 @@ func newTestCA(t *testing.T) (caFile, certFile, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
+	p.caCert, _ = x509.ParseCertificate(caDER)
+	p.caKey = caKey
+	p.caFile = p.write("ca.pem", "CERTIFICATE", caDER)
+	return p
+}
+
+func (p *testPKI) write(name, typ string, der []byte) string {
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+// issue writes a certificate for name signed by the CA: a server's for
+// 127.0.0.1 and localhost, or a client's; it returns the cert and key
+// files.
+func (p *testPKI) issue(name string, server bool) (certFile, keyFile string) {
+	p.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
+	p.serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		SerialNumber: big.NewInt(p.serial), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses, tmpl.DNSNames = []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", der), write("server-key.pem", "EC PRIVATE KEY", kder)
+	return p.write(name+".pem", "CERTIFICATE", der), p.write(name+"-key.pem", "EC PRIVATE KEY", kder)
+}
+
+// newTestCA writes a certificate authority and a server certificate for
+// 127.0.0.1 signed by it; it returns the CA, cert and key files.
+func newTestCA(t *testing.T) (caFile, certFile, keyFile string) {
+	t.Helper()
+	p := newTestPKI(t)
+	cert, key := p.issue("localhost", true)
+	return p.caFile, cert, key
 }
 
 // TestControllerTLS: with --tls-cert/--tls-key/--tls-ca the embedded
@@ -153,5 +185,59 @@ func TestControllerExternalNATS(t *testing.T) {
 	p2 := startInProc(t, "controller", "--nats", url, "--creds", creds, "--data", filepath.Join(dir, "data2"))
 	if err := p2.wait(t); ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "already serves prefix") {
 		t.Errorf("second controller on the prefix: %v", err)
+	}
+}
+
+// TestControllerMutualTLS: with --tls-verify-clients, an engine and drover
+// status connect with client certificates signed by the CA (--tls-cert,
+// --tls-key: they override the connection file's TLS, which keeps its
+// CA); an engine and a client without one are refused with a clear error.
+func TestControllerMutualTLS(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	srvCert, srvKey := pki.issue("localhost", true)
+	cliCert, cliKey := pki.issue("engine-client", false)
+	dir := t.TempDir()
+	ctx := waitCtx(t, 60*time.Second)
+	ctl := startInProc(t, "controller", "--data", dir, "--tls-cert", srvCert, "--tls-key", srvKey, "--tls-ca", pki.caFile, "--tls-verify-clients")
+	_, urls := readyInfo(ctl.out.wait(t, ctx, "ready line", prefixed(ReadyLine)))
+	engFile := filepath.Join(dir, fabric.FileName(fabric.RoleEngine))
+	cliFile := filepath.Join(dir, fabric.FileName(fabric.RoleClient))
+
+	// Without a client certificate: refused, with a clear error (and the
+	// engine does not wait: this is no missing controller).
+	_, err := runCmd(t, "engine", "--connect", engFile, "--log-level", "warn")
+	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Errorf("engine without a client certificate: %v, want a failure that says to give --tls-cert", err)
+	}
+	_, err = runCmd(t, "status", "--connect", cliFile)
+	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Errorf("status without a client certificate: %v, want a failure that says to give --tls-cert", err)
+	}
+
+	startInProc(t, "engine", "--connect", engFile, "--tls-cert", cliCert, "--tls-key", cliKey, "--log-level", "warn")
+	ctl.err.wait(t, ctx, "engine registered", contains("controller: engine registered"))
+	out, err := runCmd(t, "status", "--connect", cliFile, "--tls-cert", cliCert, "--tls-key", cliKey)
+	if err != nil || !strings.Contains(out, "engines:   1 (0 busy)") {
+		t.Errorf("status with a client certificate = %v:\n%s", err, out)
+	}
+	// A URL: the CA and the certificate from the flags alone get through
+	// TLS; with no drover secret, the auth callout refuses the client.
+	_, err = runCmd(t, "engines", "--connect", urls, "--tls-ca", pki.caFile, "--tls-cert", cliCert, "--tls-key", cliKey)
+	if err == nil || !strings.Contains(err.Error(), "credentials") || strings.Contains(err.Error(), "certificate") {
+		t.Errorf("engines --connect URL with the TLS flags: %v, want an authorization (not a TLS) error", err)
+	}
+	r, err := drover.Dial(ctx, cliFile, drover.WithConnectOptions(fabric.ConnectOptions{TLS: &fabric.TLSFiles{Cert: cliCert, Key: cliKey}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	task, _ := drover.NewMapTask("echo", []any{"mutual"}, nil, drover.Options{})
+	id, err := r.Run(ctx, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := r.Result(ctx, id); err != nil || v != "mutual" {
+		t.Fatalf("Result = %v, %v", v, err)
 	}
 }
