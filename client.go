@@ -22,6 +22,16 @@ type Client interface {
 	// Run queues a copy of t (validated first; the caller's task is not
 	// changed) and returns its id: consecutive from 0, never reused.
 	Run(ctx context.Context, t *Task) (TaskID, error)
+	// RunWait runs t and waits for its result: Run then Result in one
+	// call, which a Remote makes with one request to the controller
+	// (control API 1.2) instead of two. id is NoTask when t was not
+	// queued, and err is then what Run would return; otherwise value and
+	// err are what Result(ctx, id) would return. When ctx ends before the
+	// task has finished, the task goes on and err is ctx's error; a
+	// Remote may then return NoTask for a task it queued (it learns the id
+	// with the controller's answer): use Run and Result when the id
+	// matters.
+	RunWait(ctx context.Context, t *Task) (id TaskID, value any, err error)
 	// Result waits for task id to finish and returns its result: a map
 	// task's raw value; a command task's *CommandResult; a string task's
 	// *TaskResult (also when the task failed: the TaskResult carries the

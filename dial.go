@@ -201,6 +201,35 @@ func (r *Remote) Run(ctx context.Context, t *Task) (TaskID, error) {
 	return ids[0], nil
 }
 
+// RunWait implements Client: one run_wait request when the controller
+// speaks control API 1.2 or later, which waits for the task on the
+// controller for at most PollWait (then Result's requests follow); a
+// submit and Result's requests otherwise.
+func (r *Remote) RunWait(ctx context.Context, t *Task) (TaskID, any, error) {
+	if err := r.check("run"); err != nil {
+		return drovertype.NoTask, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return drovertype.NoTask, nil, fmt.Errorf("run: %w", err)
+	}
+	if t == nil {
+		return drovertype.NoTask, nil, fmt.Errorf("run: %w", drovertype.NewNotATask())
+	}
+	w, err := controlapi.EncodeTask(t)
+	if err != nil {
+		return drovertype.NoTask, nil, fmt.Errorf("run: %w", err)
+	}
+	id, o, err := r.api.RunWait(ctx, w)
+	switch {
+	case err != nil && id == drovertype.NoTask:
+		return id, nil, fail("run", err)
+	case err != nil:
+		return id, nil, fail(fmt.Sprintf("result: task %d", id), err)
+	}
+	v, err := o.Decode()
+	return id, v, err
+}
+
 // runBatch submits proto with each row as its Args in as few requests as
 // fit (mapAsync uses it).
 func (r *Remote) runBatch(ctx context.Context, proto *Task, rows [][]any) ([]TaskID, error) {

@@ -352,6 +352,16 @@ func (f *Farm) Controller() *controller.Controller { return f.ctl }
 // Run implements Client.
 func (f *Farm) Run(ctx context.Context, t *Task) (TaskID, error) { return f.ctl.Run(ctx, t) }
 
+// RunWait implements Client.
+func (f *Farm) RunWait(ctx context.Context, t *Task) (TaskID, any, error) {
+	id, err := f.ctl.Run(ctx, t)
+	if err != nil {
+		return drovertype.NoTask, nil, err
+	}
+	v, err := f.ctl.Result(ctx, id)
+	return id, v, err
+}
+
 // Result implements Client.
 func (f *Farm) Result(ctx context.Context, id TaskID) (any, error) { return f.ctl.Result(ctx, id) }
 

@@ -58,6 +58,8 @@ type Client struct {
 	// packed: the controller speaks 1.1 or later (rows in submit, packed
 	// results), as its last info said.
 	packed atomic.Bool
+	// runWait: the controller speaks 1.2 or later (run_wait).
+	runWait atomic.Bool
 }
 
 // NewClient returns a client of the control API on nc.
@@ -105,6 +107,7 @@ func (r *ClearResponse) wireError() *Error       { return r.Error }
 func (r *EnginesResponse) wireError() *Error     { return r.Error }
 func (r *EngineCallResponse) wireError() *Error  { return r.Error }
 func (r *InfoResponse) wireError() *Error        { return r.Error }
+func (r *RunWaitResponse) wireError() *Error     { return r.Error }
 
 // TransportError is the error of a request that got no answer from the
 // controller: ctx ended (or the default deadline passed), no controller
@@ -170,18 +173,28 @@ func (c *Client) Info(ctx context.Context) (*InfoResponse, error) {
 	if err := c.quick(ctx, OpInfo, struct{}{}, &resp); err != nil {
 		return nil, err
 	}
-	c.packed.Store(packedVersion(resp.Version))
+	minor := minorVersion(resp.Version)
+	c.packed.Store(minor >= 1)
+	c.runWait.Store(minor >= 2)
 	return &resp, nil
 }
 
-// packedVersion reports whether control API version v (1.1 or later of
-// major 1) takes rows in submit and packs results.
-func packedVersion(v string) bool {
+// minorVersion returns the minor number of control API version v of major
+// 1 ("1.2.0": 2), or -1.
+func minorVersion(v string) int {
 	major, rest, _ := strings.Cut(v, ".")
 	minor, _, _ := strings.Cut(rest, ".")
 	n, err := strconv.Atoi(minor)
-	return major == "1" && err == nil && n >= 1
+	if major != "1" || err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
+
+// RunWaits reports whether the controller takes run_wait (it speaks 1.2
+// or later, as its answer to the last Info said). RunWait works either
+// way.
+func (c *Client) RunWaits() bool { return c.runWait.Load() }
 
 // Rows reports whether the controller takes SubmitRows (it speaks 1.1 or
 // later, as its answer to the last Info said).
@@ -346,7 +359,11 @@ func (c *Client) waitRound(ctx context.Context) (waitMS int64, ok bool) {
 // a deadline of its own, within ctx's: its wait plus RequestTimeout. A
 // reply lost in a NATS outage thus costs one round, not ctx's whole life.
 func (c *Client) round(ctx context.Context, op string, req WaitRequest, resp errorOf) error {
-	rctx, cancel := context.WithTimeout(ctx, time.Duration(req.WaitMS)*time.Millisecond+c.cfg.RequestTimeout)
+	return c.roundOf(ctx, op, req.WaitMS, req, resp)
+}
+
+func (c *Client) roundOf(ctx context.Context, op string, waitMS int64, req any, resp errorOf) error {
+	rctx, cancel := context.WithTimeout(ctx, time.Duration(waitMS)*time.Millisecond+c.cfg.RequestTimeout)
 	defer cancel()
 	return c.Do(rctx, op, req, resp, 0)
 }
@@ -429,6 +446,53 @@ func (c *Client) Results(ctx context.Context, ids []drovertype.TaskID) ([]Outcom
 		out = append(out, resp.Results...)
 	}
 	return out, nil
+}
+
+// RunWait queues t and waits until it has finished: one run_wait request
+// (with a controller of 1.2 or later: Info says), which waits on the
+// controller for at most PollWait, then result requests as Results makes
+// while the task runs on; with an older controller, a submit then result
+// requests. id is drovertype.NoTask when the task was not queued, or when
+// no answer came (ctx ended, the connection failed): then it may have
+// been queued without the client learning its id. Otherwise the outcome
+// is the task's, or err says why waiting for it failed.
+func (c *Client) RunWait(ctx context.Context, t *Task) (id drovertype.TaskID, out *Outcome, err error) {
+	id = drovertype.NoTask
+	if c.runWait.Load() {
+		waitMS, ok := c.waitRound(ctx)
+		if !ok {
+			<-ctx.Done()
+			return id, nil, &TransportError{OpRunWait, ctx.Err()}
+		}
+		var resp RunWaitResponse
+		err := c.roundOf(ctx, OpRunWait, waitMS, RunWaitRequest{Task: t, WaitMS: waitMS}, &resp)
+		if resp.ID == nil {
+			if err == nil {
+				err = &TransportError{OpRunWait, drovertype.NewTaskError(drovertype.Internal, "ProtocolError", "no task id")}
+			}
+			return id, nil, err
+		}
+		id = *resp.ID
+		switch {
+		case err != nil:
+			return id, nil, err
+		case resp.Done && (resp.Outcome == nil || !resp.Outcome.Done):
+			return id, nil, &TransportError{OpRunWait, drovertype.NewTaskError(drovertype.Internal, "ProtocolError", "done without an outcome")}
+		case resp.Done:
+			return id, resp.Outcome, nil
+		}
+	} else {
+		ids, _, err := c.Submit(ctx, []*Task{t})
+		if err != nil {
+			return id, nil, err
+		}
+		id = ids[0]
+	}
+	outs, err := c.Results(ctx, []drovertype.TaskID{id})
+	if err != nil {
+		return id, nil, err
+	}
+	return id, &outs[0], nil
 }
 
 // Poll returns task id's outcome if it has finished.

@@ -1,6 +1,6 @@
 // Package controlapi is the control API between drover's clients and its
 // controller: a nats.go micro service (ServiceName "drover-controller",
-// Version "1.1.0") served by the controller (Server, over any Farm such as
+// Version "1.2.0") served by the controller (Server, over any Farm such as
 // *controller.Controller), and its client side (Client; drover.Dial builds
 // drover's remote client on it).
 //
@@ -34,6 +34,7 @@
 //	engines       {}                              {engines: [EngineInfo...]}
 //	engine_call   {engine, op, values, names,     {value}
 //	               single, code, wait_ms}
+//	run_wait      {task: Task, wait_ms} (1.2)     {id?, done, outcome?}
 //	info          {}                              {service, version, api,
 //	                                               controller_id, prefix,
 //	                                               max_payload, max_wait_ms,
@@ -52,6 +53,17 @@
 // elements) and the others (errors, task and command results) with their
 // index in others. A client uses them only with a controller whose info
 // says 1.1 or later (Client.Rows); a 1.0 controller ignores the fields.
+//
+// # Run and wait (1.2)
+//
+// run_wait queues one task, as a submit of it would, and answers when the
+// task has finished, with its id and its outcome (what result would give):
+// a blocking run (Run then Result) costs one round trip to the controller
+// instead of two. If the task has not finished within wait_ms (capped and
+// floored as result's), the answer is {id, done: false} and the client asks
+// result for id. A task the controller refuses gets an error and no id. A
+// client uses run_wait only with a controller whose info says 1.2 or later
+// (Client.RunWaits); otherwise Client.RunWait submits and asks result.
 //
 // # Waiting
 //

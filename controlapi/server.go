@@ -205,6 +205,7 @@ func (s *Server) Start(ctx context.Context) error {
 		{OpEngines, false, s.engines},
 		{OpEngineCall, true, s.engineCall},
 		{OpInfo, false, s.info},
+		{OpRunWait, true, s.runWait},
 	} {
 		if err := g.AddEndpoint(ep.op, s.endpoint(ep.op, ep.wait, ep.h)); err != nil {
 			_ = svc.Stop()
@@ -286,6 +287,7 @@ func (r *ClearResponse) setError(e *Error)       { r.Error = e }
 func (r *EnginesResponse) setError(e *Error)     { r.Error = e }
 func (r *EngineCallResponse) setError(e *Error)  { r.Error = e }
 func (r *InfoResponse) setError(e *Error)        { r.Error = e }
+func (r *RunWaitResponse) setError(e *Error)     { r.Error = e }
 
 // handler serves one request. It returns the response (never nil) and the
 // request's error, if any (put into the response by the caller). A handler
@@ -690,6 +692,51 @@ func packResults(values []any, errs []error, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// runWait queues one task and waits for its outcome (run_wait, 1.2).
+func (s *Server) runWait(ctx context.Context, data []byte) (response, error) {
+	resp := &RunWaitResponse{}
+	var req RunWaitRequest
+	if err := decode(OpRunWait, data, &req); err != nil {
+		return resp, err
+	}
+	if req.Task == nil {
+		return resp, fmt.Errorf("run: %w", drovertype.NewNotATask())
+	}
+	t, err := req.Task.Decode()
+	if err != nil {
+		return resp, fmt.Errorf("run: %w", err)
+	}
+	qctx, cancel := quick(ctx)
+	id, err := s.farm.Run(qctx, t)
+	cancel()
+	if err != nil {
+		return resp, closedIfStopped(ctx, err)
+	}
+	resp.ID = &id
+	wctx, cancel := waitCtx(ctx, req.WaitMS, s.cfg.MaxWait)
+	defer cancel()
+	v, err := s.farm.Result(wctx, id)
+	if err != nil && (waitEnded(ctx, wctx, err) || ctx.Err() != nil) {
+		if waitEnded(ctx, wctx, err) {
+			return resp, nil // not done: the client asks result
+		}
+		return resp, closedIfStopped(ctx, err)
+	}
+	o := EncodeOutcome(v, err)
+	resp.Done, resp.Outcome = true, &o
+	b, merr := json.Marshal(resp)
+	if limit := s.nc.MaxPayload() - 1024; merr != nil || int64(len(b)) > limit {
+		typ, what := "TooLarge", fmt.Sprintf("is %d bytes encoded, more than the NATS max payload of %d bytes", len(b), limit+1024)
+		if merr != nil {
+			typ, what = "EncodeError", "cannot be encoded: "+merr.Error()
+		}
+		o = Outcome{Done: true, Error: WireError(drovertype.NewTaskError(drovertype.Internal, typ,
+			fmt.Sprintf("the result of task %d %s", id, what)))}
+		return resp, nil
+	}
+	return &rawResponse{b: b}, nil
 }
 
 func (s *Server) poll(ctx context.Context, data []byte) (response, error) {

@@ -15,7 +15,7 @@ const (
 	ServiceName = "drover-controller"
 	// Version is the micro service's version: the control API's version.
 	// Its major number is the subjects' version token (P.api.v1).
-	Version = "1.1.0"
+	Version = "1.2.0"
 )
 
 // Operations: the endpoints, each on subject P.api.v1.<op>.
@@ -31,11 +31,14 @@ const (
 	OpEngines     = "engines"
 	OpEngineCall  = "engine_call"
 	OpInfo        = "info"
+	// OpRunWait (since 1.2) queues one task and answers with its outcome
+	// when it has finished: Run then Result in one round trip.
+	OpRunWait = "run_wait"
 )
 
 // Ops lists every operation.
 func Ops() []string {
-	return []string{OpSubmit, OpResult, OpPoll, OpAbort, OpBarrier, OpSpin, OpQueueStatus, OpClear, OpEngines, OpEngineCall, OpInfo}
+	return []string{OpSubmit, OpResult, OpPoll, OpAbort, OpBarrier, OpSpin, OpQueueStatus, OpClear, OpEngines, OpEngineCall, OpInfo, OpRunWait}
 }
 
 // Error is an error on the wire: a drovertype.TaskError (Code is its Kind,
@@ -485,6 +488,28 @@ func (r *ResultResponse) unpack() ([]Outcome, error) {
 		outs[o.Index] = o.Outcome
 	}
 	return outs, nil
+}
+
+// RunWaitRequest (run_wait, since 1.2) queues Task, as a submit of one
+// task does, and waits for it to finish: at most WaitMS on the controller
+// (capped and floored as WaitRequest's). A client that wants to wait
+// longer asks result for the task's id.
+type RunWaitRequest struct {
+	Task   *Task `json:"task"`
+	WaitMS int64 `json:"wait_ms,omitempty"`
+}
+
+// RunWaitResponse answers run_wait. ID is present once the task is queued:
+// with Error and no ID, the task was not queued (Error is what submit
+// would say); with Error and ID, it was queued but the wait failed (the
+// controller closed). Done and Outcome (what result would give) are set
+// when the task has finished within the wait; with Done false and no
+// Error, the wait ended first and the client asks result for ID.
+type RunWaitResponse struct {
+	ID      *drovertype.TaskID `json:"id,omitempty"`
+	Done    bool               `json:"done"`
+	Outcome *Outcome           `json:"outcome,omitempty"`
+	Error   *Error             `json:"error,omitempty"`
 }
 
 // BarrierResponse answers barrier: Done when every task has finished.

@@ -63,12 +63,17 @@ func (e *Engine) Serve(ctx context.Context, end transport.EngineEnd) error {
 		return fmt.Errorf("engine: serve: register: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
+	s.out = newOutbox(end, max(1, e.window/2))
+	s.cancelRecv = cancel
+	stopFlusher := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { s.receive(rctx) })
-	err := s.execute(ctx)
+	wg.Go(func() { s.out.flusher(ctx, stopFlusher, s.signal) })
+	wg.Go(func() { s.work(ctx, rctx) })
+	s.work(ctx, rctx)
 	cancel()
+	close(stopFlusher)
 	wg.Wait()
-	return err
+	return s.goodbye(ctx)
 }
 
 // server is the state of one Serve.
@@ -76,6 +81,9 @@ type server struct {
 	e    *Engine
 	end  transport.EngineEnd
 	wake chan struct{}
+
+	out        *outbox
+	cancelRecv context.CancelFunc // ends the Recv in progress
 
 	mu         sync.Mutex
 	queue      []item
@@ -85,6 +93,8 @@ type server struct {
 	shutdown   bool
 	recvErr    error
 	propsDirty bool
+	receiving  bool // a worker is in Recv
+	executing  bool // a worker runs a command
 }
 
 // item is one queued command.
@@ -134,75 +144,122 @@ func (s *server) cancelCause(c *transport.Cancel, id drovertype.TaskID) *drovert
 	return te
 }
 
-// receive reads the transport: it queues commands, handles Cancel and
-// Shutdown at once, and stops the server when the transport fails.
-func (s *server) receive(ctx context.Context) {
+// work is one of Serve's two workers. Each in turn receives (one at a
+// time: the transport's batches are taken in order) and runs commands (one
+// at a time, in arrival order). A worker that receives work while no
+// command runs runs it itself, without handing it to another goroutine,
+// and the other worker takes over receiving (so that a Cancel of the
+// running attempt is read at once). A worker idles when the other one
+// receives and nothing is left to run. work returns when the server
+// stops; the first to see it ends the Recv in progress.
+func (s *server) work(ctx, rctx context.Context) {
 	for {
-		msgs, err := s.end.Recv(ctx)
-		if err != nil {
-			s.mu.Lock()
-			if !s.stop && ctx.Err() == nil {
-				s.recvErr = err
+		s.mu.Lock()
+		if s.stop || s.out.failed() {
+			s.stopLocked()
+			s.mu.Unlock()
+			s.cancelRecv()
+			s.signal() // the other worker may be idle
+			return
+		}
+		switch {
+		case !s.executing && (len(s.queue) > 0 || s.propsDirty):
+			s.executing = true
+			s.runNext(ctx) // unlocks s.mu
+		case !s.receiving:
+			s.receiving = true
+			idle := !s.executing
+			s.mu.Unlock()
+			if idle {
+				s.out.flush(ctx)
 			}
+			s.receive(ctx, rctx)
+		default:
+			// The other worker receives, or runs while this one has
+			// received: wait for work or for the receiving to free up.
+			idle := !s.executing
+			s.mu.Unlock()
+			if idle {
+				s.out.flush(ctx)
+			}
+			select {
+			case <-s.wake:
+			case <-ctx.Done():
+				s.mu.Lock()
+				s.stopLocked()
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// receive reads one batch from the transport: it queues commands, handles
+// Cancel and Shutdown at once, and stops the server when the transport
+// fails. The caller has set s.receiving; receive clears it.
+func (s *server) receive(ctx, rctx context.Context) {
+	msgs, err := s.end.Recv(rctx)
+	if err != nil {
+		s.mu.Lock()
+		s.receiving = false
+		if !s.stop && rctx.Err() == nil {
+			s.recvErr = err
+		}
+		s.stopLocked()
+		s.mu.Unlock()
+		s.signal()
+		return
+	}
+	var now []transport.FromEngine // outcomes of attempts dropped from the queue
+	s.mu.Lock()
+	s.receiving = false
+	for i := range msgs {
+		m := &msgs[i]
+		switch {
+		case m.Assign != nil:
+			if _, dup := s.attempts[m.Assign.Attempt]; dup || s.stop {
+				te := drovertype.NewValueError(fmt.Sprintf("attempt %d is already assigned to engine %d", m.Assign.Attempt, s.e.ID()))
+				if s.stop {
+					te = drovertype.NewEngineLost(m.Assign.TaskID, s.e.ID())
+				}
+				now = append(now, transport.FromEngine{Outcome: &transport.Outcome{Attempt: m.Assign.Attempt, TaskID: m.Assign.TaskID, Err: te}})
+				continue
+			}
+			at := &attempt{a: m.Assign}
+			s.attempts[m.Assign.Attempt] = at
+			s.queue = append(s.queue, item{at: at})
+		case m.Cancel != nil:
+			at := s.attempts[m.Cancel.Attempt]
+			if at == nil {
+				continue // finished already
+			}
+			cause := s.cancelCause(m.Cancel, at.a.TaskID)
+			if at == s.running {
+				at.ctx.cancel(cause)
+				continue
+			}
+			at.dropped = true
+			delete(s.attempts, m.Cancel.Attempt)
+			now = append(now, transport.FromEngine{Outcome: &transport.Outcome{Attempt: at.a.Attempt, TaskID: at.a.TaskID, Err: cause}})
+		case m.Call != nil:
+			s.queue = append(s.queue, item{call: m.Call})
+		case m.Registered != nil:
+			s.queue = append(s.queue, item{registered: m.Registered})
+		case m.Shutdown != nil:
+			s.shutdown = true
+			s.stopLocked()
+		}
+	}
+	s.mu.Unlock()
+	// The other worker takes over receiving if this one is about to run
+	// what it received.
+	s.signal()
+	if len(now) > 0 {
+		if err := s.end.Send(rctx, now...); err != nil && rctx.Err() == nil {
+			s.mu.Lock()
+			s.recvErr = err
 			s.stopLocked()
 			s.mu.Unlock()
 			s.signal()
-			return
-		}
-		var now []transport.FromEngine // outcomes of attempts dropped from the queue
-		s.mu.Lock()
-		for i := range msgs {
-			m := &msgs[i]
-			switch {
-			case m.Assign != nil:
-				if _, dup := s.attempts[m.Assign.Attempt]; dup || s.stop {
-					te := drovertype.NewValueError(fmt.Sprintf("attempt %d is already assigned to engine %d", m.Assign.Attempt, s.e.ID()))
-					if s.stop {
-						te = drovertype.NewEngineLost(m.Assign.TaskID, s.e.ID())
-					}
-					now = append(now, transport.FromEngine{Outcome: &transport.Outcome{Attempt: m.Assign.Attempt, TaskID: m.Assign.TaskID, Err: te}})
-					continue
-				}
-				at := &attempt{a: m.Assign}
-				s.attempts[m.Assign.Attempt] = at
-				s.queue = append(s.queue, item{at: at})
-			case m.Cancel != nil:
-				at := s.attempts[m.Cancel.Attempt]
-				if at == nil {
-					continue // finished already
-				}
-				cause := s.cancelCause(m.Cancel, at.a.TaskID)
-				if at == s.running {
-					at.ctx.cancel(cause)
-					continue
-				}
-				at.dropped = true
-				delete(s.attempts, m.Cancel.Attempt)
-				now = append(now, transport.FromEngine{Outcome: &transport.Outcome{Attempt: at.a.Attempt, TaskID: at.a.TaskID, Err: cause}})
-			case m.Call != nil:
-				s.queue = append(s.queue, item{call: m.Call})
-			case m.Registered != nil:
-				s.queue = append(s.queue, item{registered: m.Registered})
-			case m.Shutdown != nil:
-				s.shutdown = true
-				s.stopLocked()
-			}
-		}
-		stopped := s.stop
-		s.mu.Unlock()
-		s.signal()
-		if len(now) > 0 {
-			if err := s.end.Send(ctx, now...); err != nil && ctx.Err() == nil {
-				s.mu.Lock()
-				s.recvErr = err
-				s.stopLocked()
-				s.mu.Unlock()
-				s.signal()
-				return
-			}
-		}
-		if stopped {
-			return
 		}
 	}
 }
@@ -221,106 +278,89 @@ func (s *server) stopLocked() {
 	}
 }
 
-// execute runs queued commands until the server stops, then says goodbye.
-func (s *server) execute(ctx context.Context) error {
-	e := s.e
-	out := newOutbox(s.end, max(1, e.window/2))
-	stopFlusher := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { out.flusher(ctx, stopFlusher, s.signal) })
-	stop := func() {
-		close(stopFlusher)
-		wg.Wait()
+// runNext runs the next queued command, or reports a property change made
+// by a direct call when none is queued. s.mu is held, and s.executing set
+// by the caller; runNext unlocks s.mu and clears s.executing.
+func (s *server) runNext(ctx context.Context) {
+	e, out := s.e, s.out
+	defer func() {
+		s.mu.Lock()
+		s.executing = false
+		s.mu.Unlock()
+		s.signal() // the other worker may wait to run what it received
+	}()
+	if len(s.queue) == 0 {
+		// Only a property change made by a direct call to report.
+		s.mu.Unlock()
+		if e.lock(ctx) == nil {
+			s.takeProps(out)
+			e.unlock()
+		}
+		return
 	}
-	for {
-		s.mu.Lock()
-		for len(s.queue) == 0 && !s.stop && !s.propsDirty && !out.failed() {
+	it := s.queue[0]
+	s.queue[0] = item{}
+	s.queue = s.queue[1:]
+	if it.at != nil {
+		if it.at.dropped {
 			s.mu.Unlock()
-			out.flush(ctx)
-			select {
-			case <-s.wake:
-			case <-ctx.Done():
-				s.mu.Lock()
-				s.stopLocked()
-				s.mu.Unlock()
-			}
-			s.mu.Lock()
+			return
 		}
-		if s.stop || out.failed() {
-			s.stopLocked()
-			s.mu.Unlock()
-			break
-		}
-		if len(s.queue) == 0 {
-			// Only a property change made by a direct call to report.
-			s.mu.Unlock()
-			if e.lock(ctx) == nil {
-				s.takeProps(out)
-				e.unlock()
-			}
-			continue
-		}
-		it := s.queue[0]
-		s.queue[0] = item{}
-		s.queue = s.queue[1:]
-		if it.at != nil {
-			if it.at.dropped {
-				s.mu.Unlock()
-				continue
-			}
-			it.at.ctx = newAttemptCtx(ctx)
-			s.running = it.at
-		}
-		s.mu.Unlock()
+		it.at.ctx = newAttemptCtx(ctx)
+		s.running = it.at
+	}
+	s.mu.Unlock()
 
-		reply := false
-		switch {
-		case it.at != nil:
-			o := s.runAttempt(it.at, out)
-			it.at.ctx.cancel(nil)
-			s.mu.Lock()
-			s.running = nil
-			delete(s.attempts, it.at.a.Attempt)
-			stopping := s.stop
-			s.mu.Unlock()
-			if stopping && o.Err != nil && (o.Err.Kind == drovertype.Canceled || o.Err.Kind == drovertype.DeadlineExceeded) {
-				te := drovertype.NewEngineLost(o.TaskID, e.ID())
-				te.Message = fmt.Sprintf("engine %d stopped while running task %d", e.ID(), o.TaskID)
-				o.Err = te
-				if tr, ok := o.Value.(*drovertype.TaskResult); ok {
-					tr.Failure = te
-				}
-			}
-			out.add(transport.FromEngine{Outcome: o})
-		case it.call != nil:
-			var r *transport.Reply
-			if err := e.lock(ctx); err != nil {
-				r = &transport.Reply{ID: it.call.ID, Err: asTaskError(err)}
-			} else {
-				s.takeProps(out)
-				r = e.call(ctx, it.call)
-				e.unlock()
-			}
-			out.add(transport.FromEngine{Reply: r})
-			reply = true
-		case it.registered != nil:
-			if e.lock(ctx) == nil {
-				e.setID(it.registered.EngineID)
-				e.unlock()
+	reply := false
+	switch {
+	case it.at != nil:
+		o := s.runAttempt(it.at, out)
+		it.at.ctx.cancel(nil)
+		s.mu.Lock()
+		s.running = nil
+		delete(s.attempts, it.at.a.Attempt)
+		stopping := s.stop
+		s.mu.Unlock()
+		if stopping && o.Err != nil && (o.Err.Kind == drovertype.Canceled || o.Err.Kind == drovertype.DeadlineExceeded) {
+			te := drovertype.NewEngineLost(o.TaskID, e.ID())
+			te.Message = fmt.Sprintf("engine %d stopped while running task %d", e.ID(), o.TaskID)
+			o.Err = te
+			if tr, ok := o.Value.(*drovertype.TaskResult); ok {
+				tr.Failure = te
 			}
 		}
-		s.mu.Lock()
-		queued := len(s.queue)
-		s.mu.Unlock()
-		if reply || queued == 0 {
-			out.flush(ctx)
+		out.add(transport.FromEngine{Outcome: o})
+	case it.call != nil:
+		var r *transport.Reply
+		if err := e.lock(ctx); err != nil {
+			r = &transport.Reply{ID: it.call.ID, Err: asTaskError(err)}
 		} else {
-			out.later(ctx, queued)
+			s.takeProps(out)
+			r = e.call(ctx, it.call)
+			e.unlock()
+		}
+		out.add(transport.FromEngine{Reply: r})
+		reply = true
+	case it.registered != nil:
+		if e.lock(ctx) == nil {
+			e.setID(it.registered.EngineID)
+			e.unlock()
 		}
 	}
-	stop()
+	s.mu.Lock()
+	queued := len(s.queue)
+	s.mu.Unlock()
+	if reply || queued == 0 {
+		out.flush(ctx)
+	} else {
+		out.later(ctx, queued)
+	}
+}
 
-	// Goodbye: what is done, then Bye with the attempts not started.
+// goodbye sends, once the workers have ended, what is done, then Bye with
+// the attempts not started.
+func (s *server) goodbye(ctx context.Context) error {
+	out := s.out
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), byeTimeout)
 	defer cancel()
 	s.mu.Lock()

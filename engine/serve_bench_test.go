@@ -106,3 +106,57 @@ func BenchmarkServeString(b *testing.B) {
 	task := &drovertype.Task{Kind: drovertype.StringTask, Code: "b = a * 2", Push: map[string]any{"a": int64(21)}, Pull: []string{"b"}}
 	b.Run("2engines/window8", func(b *testing.B) { benchServe(b, 2, 8, task) })
 }
+
+// BenchmarkServeRoundTrip: one task at a time through Serve over the
+// memtransport: Assign, then wait for its Outcome. The engine's own part
+// of a task's round trip (its goroutine hand-offs included).
+func BenchmarkServeRoundTrip(b *testing.B) {
+	reg := engine.NewRegistry()
+	reg.MustRegister("double", func(_ context.Context, args []any, _ map[string]any) (any, error) {
+		return args[0].(int64) * 2, nil
+	})
+	hub, _ := memtransport.New(nil)
+	ctrl := hub.Controller()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	e, err := engine.New(&engine.Config{Registry: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := hub.NewEngine()
+	wg.Go(func() { e.Serve(ctx, end) })
+	defer func() {
+		cancel()
+		wg.Wait()
+		ctrl.Close()
+	}()
+	var addr string
+	for addr == "" {
+		msgs, err := ctrl.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Register != nil {
+				addr = m.From
+			}
+		}
+	}
+	task := &drovertype.Task{Kind: drovertype.MapTask, FuncName: "double", Args: []any{int64(21)}}
+	var next transport.AttemptID
+	for b.Loop() {
+		next++
+		if err := ctrl.Send(ctx, addr, transport.ToEngine{Assign: &transport.Assign{Attempt: next, TaskID: drovertype.TaskID(next), Task: task}}); err != nil {
+			b.Fatal(err)
+		}
+		for done := false; !done; {
+			msgs, err := ctrl.Recv(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range msgs {
+				done = done || m.Outcome != nil && m.Outcome.Attempt == next
+			}
+		}
+	}
+}

@@ -22,6 +22,9 @@ import (
 // Implementations must be safe for concurrent use: jobs may call tc.
 type TaskClient interface {
 	Run(ctx context.Context, t *drovertype.Task) (drovertype.TaskID, error)
+	// RunWait is Run then Result in one call (tc.run(task, block=True)):
+	// id is drovertype.NoTask when the task was not queued.
+	RunWait(ctx context.Context, t *drovertype.Task) (id drovertype.TaskID, value any, err error)
 	Result(ctx context.Context, id drovertype.TaskID) (any, error)
 	Poll(ctx context.Context, id drovertype.TaskID) (any, bool, error)
 	Results(ctx context.Context, ids []drovertype.TaskID) ([]any, []error, error)
@@ -174,14 +177,19 @@ func (v *tcValue) run(thread *starlark.Thread, b *starlark.Builtin, args starlar
 		return nil, newError(KindAssertionError, nil, "%s", drovertype.MsgNotATask)
 	}
 	ctx := ctxOf(thread)
+	if block.Truth() {
+		// One call: a remote client makes one request for both.
+		_, r, err := v.c.RunWait(ctx, tv.t)
+		if err != nil {
+			return nil, taskError(err)
+		}
+		return resultOf(r)
+	}
 	id, err := v.c.Run(ctx, tv.t)
 	if err != nil {
 		return nil, taskError(err)
 	}
-	if !block.Truth() {
-		return starlark.MakeInt64(int64(id)), nil
-	}
-	return v.result(ctx, id)
+	return starlark.MakeInt64(int64(id)), nil
 }
 
 // result waits for task id's result.

@@ -54,13 +54,19 @@ type BenchReport struct {
 	// TasksPerSecond: Map of Tasks trivial tasks (noop), submitted in
 	// batches, results fetched.
 	TasksPerSecond float64 `json:"tasks_per_s"`
-	// Round trips of one noop task at a time (Run then Result), in µs.
+	// Round trips of one noop task at a time, in µs: Run then Result
+	// (two requests to the controller), and RunWait (one request: the
+	// blocking run of tc.run(task, block=True)), the two alternating.
 	Samples      int     `json:"samples"`
 	RoundTripP50 float64 `json:"round_trip_p50_us"`
 	RoundTripP99 float64 `json:"round_trip_p99_us"`
-	// String task push/run/pull round trips, in µs.
-	StringTaskP50 float64 `json:"string_task_p50_us"`
-	StringTaskP99 float64 `json:"string_task_p99_us"`
+	RunWaitP50   float64 `json:"run_wait_p50_us"`
+	RunWaitP99   float64 `json:"run_wait_p99_us"`
+	// String task push/run/pull round trips, in µs, the same two ways.
+	StringTaskP50        float64 `json:"string_task_p50_us"`
+	StringTaskP99        float64 `json:"string_task_p99_us"`
+	StringTaskRunWaitP50 float64 `json:"string_task_run_wait_p50_us"`
+	StringTaskRunWaitP99 float64 `json:"string_task_run_wait_p99_us"`
 	// Fleet: many in-process engines against one controller (nil with
 	// --fleet 0).
 	Fleet *FleetReport `json:"fleet,omitempty"`
@@ -121,9 +127,13 @@ loopback TCP (drover.Dial):
 
   - throughput: a Map of --tasks trivial Go-function tasks (noop),
     submitted in batches, results fetched;
-  - round trip: one trivial task at a time, submit then result (p50, p99);
+  - round trip: one trivial task at a time (p50, p99), measured two ways,
+    alternating: "run, then result" (Run then Result: two requests to
+    the controller) and "run, blocking" (RunWait, as tc.run(task,
+    block=True): one request that the controller answers with the
+    result);
   - string task: push, run and pull of a StringTask ("y = x + 1"), one at a
-    time (p50, p99);
+    time (p50, p99), the same two ways;
   - fleet: --fleet engines in this process (each with a connection of its
     own to another embedded NATS server) registered with one controller,
     and a Map of 20 trivial tasks per engine: registration time,
@@ -271,12 +281,13 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 
 	// Round trips.
 	one, _ := drover.NewMapTask("noop", []any{int64(1)}, nil, drover.Options{})
-	lat, err := roundTrips(ctx, r, o.samples, func(int) *drover.Task { return one }, nil)
+	lat, wlat, err := roundTrips(ctx, r, o.samples, func(int) *drover.Task { return one }, nil)
 	if err != nil {
 		return fail("round trip", err)
 	}
 	rep.RoundTripP50, rep.RoundTripP99 = percentile(lat, 50), percentile(lat, 99)
-	lat, err = roundTrips(ctx, r, o.samples, func(i int) *drover.Task {
+	rep.RunWaitP50, rep.RunWaitP99 = percentile(wlat, 50), percentile(wlat, 99)
+	lat, wlat, err = roundTrips(ctx, r, o.samples, func(i int) *drover.Task {
 		st, _ := drover.NewStringTask("y = x + 1", map[string]any{"x": int64(i)}, "y", drover.Options{})
 		return st
 	}, func(i int, v any) error {
@@ -290,6 +301,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 		return fail("string task", err)
 	}
 	rep.StringTaskP50, rep.StringTaskP99 = percentile(lat, 50), percentile(lat, 99)
+	rep.StringTaskRunWaitP50, rep.StringTaskRunWaitP99 = percentile(wlat, 50), percentile(wlat, 99)
 	if o.fleet > 0 {
 		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
 			return fail("fleet", err)
@@ -507,42 +519,53 @@ func liveHeap() uint64 {
 	return m.HeapAlloc
 }
 
-// roundTrips runs n tasks one at a time (Run, then Result) and returns
-// their round trips, sorted.
-func roundTrips(ctx context.Context, r *drover.Remote, n int, task func(i int) *drover.Task, check func(i int, v any) error) ([]time.Duration, error) {
-	for i := range min(n, 100) { // warm-up
-		id, err := r.Run(ctx, task(i))
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.Result(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	lat := make([]time.Duration, n)
-	for i := range n {
-		t := task(i)
-		start := time.Now()
+// roundTrips runs 2n tasks one at a time, alternating Run then Result
+// with RunWait, and returns their round trips, sorted: lat of the first
+// way, wlat of the second.
+func roundTrips(ctx context.Context, r *drover.Remote, n int, task func(i int) *drover.Task, check func(i int, v any) error) (lat, wlat []time.Duration, err error) {
+	runResult := func(t *drover.Task) (any, error) {
 		id, err := r.Run(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		v, err := r.Result(ctx, id)
-		lat[i] = time.Since(start)
+		return r.Result(ctx, id)
+	}
+	runWait := func(t *drover.Task) (any, error) {
+		_, v, err := r.RunWait(ctx, t)
+		return v, err
+	}
+	for i := range min(n, 100) { // warm-up
+		for _, do := range []func(*drover.Task) (any, error){runResult, runWait} {
+			if _, err := do(task(i)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	lat, wlat = make([]time.Duration, n), make([]time.Duration, n)
+	for i := range 2 * n {
+		do, into := runResult, lat
+		if i%2 == 1 {
+			do, into = runWait, wlat
+		}
+		t := task(i / 2)
+		start := time.Now()
+		v, err := do(t)
+		into[i/2] = time.Since(start)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if check != nil {
-			if err := check(i, v); err != nil {
-				return nil, err
+			if err := check(i/2, v); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
 	if _, err := r.ClearAll(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.Sort(lat)
-	return lat, nil
+	slices.Sort(wlat)
+	return lat, wlat, nil
 }
 
 // percentile returns the p-th percentile of sorted durations, in µs.
@@ -567,14 +590,19 @@ func writeBench(w io.Writer, r *BenchReport) error {
 		row += perSecond(p.TasksPerSecond) + "\t"
 	}
 	fmt.Fprintln(tw, row)
-	row = fmt.Sprintf("round trip p50, one task\t%s\t", micros(r.RoundTripP50))
+	row = fmt.Sprintf("round trip p50, one task: run, blocking\t%s\t", micros(r.RunWaitP50))
 	for _, p := range r.Peers {
 		row += micros(p.RoundTripMS*1000) + "\t"
 	}
 	fmt.Fprintln(tw, row)
-	fmt.Fprintf(tw, "round trip p99, one task\t%s\t%s\n", micros(r.RoundTripP99), strings.Repeat("\t", len(r.Peers)))
-	fmt.Fprintf(tw, "StringTask push/run/pull p50\t%s\t%s\n", micros(r.StringTaskP50), strings.Repeat("\t", len(r.Peers)))
-	fmt.Fprintf(tw, "StringTask push/run/pull p99\t%s\t%s\n", micros(r.StringTaskP99), strings.Repeat("\t", len(r.Peers)))
+	none := strings.Repeat("\t", len(r.Peers))
+	fmt.Fprintf(tw, "round trip p99, one task: run, blocking\t%s\t%s\n", micros(r.RunWaitP99), none)
+	fmt.Fprintf(tw, "round trip p50, one task: run, then result\t%s\t%s\n", micros(r.RoundTripP50), none)
+	fmt.Fprintf(tw, "round trip p99, one task: run, then result\t%s\t%s\n", micros(r.RoundTripP99), none)
+	fmt.Fprintf(tw, "StringTask push/run/pull p50: run, blocking\t%s\t%s\n", micros(r.StringTaskRunWaitP50), none)
+	fmt.Fprintf(tw, "StringTask push/run/pull p99: run, blocking\t%s\t%s\n", micros(r.StringTaskRunWaitP99), none)
+	fmt.Fprintf(tw, "StringTask push/run/pull p50: run, then result\t%s\t%s\n", micros(r.StringTaskP50), none)
+	fmt.Fprintf(tw, "StringTask push/run/pull p99: run, then result\t%s\t%s\n", micros(r.StringTaskP99), none)
 	if f := r.Fleet; f != nil {
 		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))
 		fmt.Fprintf(tw, "%s engines: throughput, %s trivial tasks\t%s\t%s\n", groupDigits(int64(f.Engines)), groupDigits(int64(f.Tasks)),
@@ -589,7 +617,8 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n(round trips: %s samples each; peers' figures measured on the same machine with the same work)\n", groupDigits(int64(r.Samples)))
+	_, err := fmt.Fprintf(w, "\n(round trips: %s samples each way, alternating; \"run, blocking\" is one request to the controller (RunWait, tc.run(task, block=True)),\n"+
+		"\"run, then result\" two (Run, Result); peers' figures measured on the same machine with the same work)\n", groupDigits(int64(r.Samples)))
 	return err
 }
 
