@@ -31,6 +31,11 @@ const (
 	// fallbackMaxPayload is the message limit when the connection does not
 	// know the server's (not connected yet): NATS's default max_payload.
 	fallbackMaxPayload = 1 << 20
+	// DefaultResendFrames is how many data frames an end keeps, sent and
+	// not acknowledged yet, to send them again if they were lost.
+	DefaultResendFrames = 1024
+	// DefaultResendBytes is how many bytes of such frames an end keeps.
+	DefaultResendBytes = 4 << 20
 	// maxKeyLen bounds an engine key.
 	maxKeyLen = 256
 )
@@ -63,6 +68,14 @@ type Config struct {
 	// MaxBacklog bounds the messages a controller end holds for Recv.
 	// Default DefaultMaxBacklog.
 	MaxBacklog int
+	// ResendFrames and ResendBytes bound the data frames each end keeps
+	// per session, sent but not acknowledged by the other side yet, so as
+	// to send them again when the other side asks (see the package doc):
+	// past either bound the oldest are dropped, and a loss among those
+	// ends the session. A frame larger than ResendBytes alone is not kept.
+	// Defaults DefaultResendFrames and DefaultResendBytes.
+	ResendFrames int
+	ResendBytes  int
 	// Logger receives diagnostics: frames dropped (malformed, from an
 	// unknown engine, out of sequence), sessions reset, engines lost.
 	// Default: discard.
@@ -77,6 +90,14 @@ type config struct {
 	missed   int
 	maxSize  int
 	backlog  int
+	// resendFrames, resendBytes bound the resend buffer of a session.
+	resendFrames, resendBytes int
+	// nackEvery is the least time between two resend requests for the
+	// same frame (and, halved, between two resends of it).
+	nackEvery time.Duration
+	// gapLimit is how long a receiver waits for missing frames before it
+	// gives the session up.
+	gapLimit time.Duration
 	log      *slog.Logger
 	codec    *wire.Codec
 }
@@ -90,7 +111,8 @@ func resolve(op string, nc *nats.Conn, cfg *Config, engine bool) (*config, error
 		c = *cfg
 	}
 	r := &config{prefix: c.Prefix, key: c.Key, interval: c.HeartbeatInterval, missed: c.MissedHeartbeats,
-		maxSize: c.MaxMessageSize, backlog: c.MaxBacklog, log: c.Logger}
+		maxSize: c.MaxMessageSize, backlog: c.MaxBacklog, log: c.Logger,
+		resendFrames: c.ResendFrames, resendBytes: c.ResendBytes}
 	if r.prefix == "" {
 		r.prefix = DefaultPrefix
 	}
@@ -134,6 +156,20 @@ func resolve(op string, nc *nats.Conn, cfg *Config, engine bool) (*config, error
 	case r.backlog == 0:
 		r.backlog = DefaultMaxBacklog
 	}
+	switch {
+	case r.resendFrames < 0:
+		return nil, fmt.Errorf("natstransport: %s: Config.ResendFrames is %d, want >= 0", op, r.resendFrames)
+	case r.resendFrames == 0:
+		r.resendFrames = DefaultResendFrames
+	}
+	switch {
+	case r.resendBytes < 0:
+		return nil, fmt.Errorf("natstransport: %s: Config.ResendBytes is %d, want >= 0", op, r.resendBytes)
+	case r.resendBytes == 0:
+		r.resendBytes = DefaultResendBytes
+	}
+	r.nackEvery = max(r.interval/4, time.Millisecond)
+	r.gapLimit = 2 * time.Duration(r.missed) * r.interval
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -193,13 +229,15 @@ func controllerSubject(prefix, key string) string {
 
 // Stats counts what a transport end did. All counters only grow.
 type Stats struct {
-	FramesOut   uint64 // NATS messages published (data frames)
+	FramesOut   uint64 // NATS messages published (data frames, not counting those sent again)
 	MsgsOut     uint64 // transport messages in them
 	FramesIn    uint64 // data frames accepted
 	MsgsIn      uint64 // transport messages in them
 	Heartbeats  uint64 // heartbeats sent (engine) or received (controller)
-	Dropped     uint64 // frames dropped: malformed, unknown session, out of sequence, backlog full
-	Resets      uint64 // sessions reset (gap, unknown session, loss)
+	Dropped     uint64 // frames dropped: malformed, unknown session, out of sequence, duplicate, backlog full, bogus nack
+	Nacks       uint64 // resend requests sent (frames missing)
+	Resent      uint64 // data frames sent again (asked for by the other side)
+	Resets      uint64 // sessions reset (gap not repaired, unknown session, loss)
 	Lost        uint64 // engines reported lost (controller)
 	TooLarge    uint64 // messages refused or replaced because they were over MaxMessageSize
 	SendErrors  uint64 // failed publishes
@@ -207,13 +245,14 @@ type Stats struct {
 }
 
 type stats struct {
-	framesOut, msgsOut, framesIn, msgsIn, heartbeats, dropped, resets, lost, tooLarge, sendErrors, reconnected atomic.Uint64
+	framesOut, msgsOut, framesIn, msgsIn, heartbeats, dropped, nacks, resent, resets, lost, tooLarge, sendErrors, reconnected atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
 	return Stats{
 		FramesOut: s.framesOut.Load(), MsgsOut: s.msgsOut.Load(), FramesIn: s.framesIn.Load(), MsgsIn: s.msgsIn.Load(),
-		Heartbeats: s.heartbeats.Load(), Dropped: s.dropped.Load(), Resets: s.resets.Load(), Lost: s.lost.Load(),
+		Heartbeats: s.heartbeats.Load(), Dropped: s.dropped.Load(), Nacks: s.nacks.Load(), Resent: s.resent.Load(),
+		Resets: s.resets.Load(), Lost: s.lost.Load(),
 		TooLarge: s.tooLarge.Load(), SendErrors: s.sendErrors.Load(), Reconnected: s.reconnected.Load(),
 	}
 }

@@ -31,6 +31,8 @@ type ControllerEnd struct {
 	logs   logLimit
 	// ctlPrefix is the subject prefix of engine frames, "P.ctl.eng.".
 	ctlPrefix string
+	// drop is the tests' fault injection (see dropHook).
+	drop atomic.Pointer[dropHook]
 
 	mu       sync.Mutex
 	sessions map[string]*ctlSession // by engine key
@@ -56,14 +58,39 @@ type ctlSession struct {
 	gone    atomic.Bool
 
 	// Guarded by ControllerEnd.mu:
-	recvSeq  uint64
 	lastSeen time.Time
+	gap      gapState // engine frames missing
+
+	recvSeq atomic.Uint64 // the last engine frame received in sequence; written under ControllerEnd.mu
+	peerAck atomic.Uint64 // the highest Ack from the engine (not beyond sendSeq)
+	ackSent atomic.Uint64 // the highest Ack sent to the engine
 
 	// mu orders sequence numbers and publishes to the engine; it is never
 	// acquired while ControllerEnd.mu is held.
 	mu      sync.Mutex
 	sendSeq atomic.Uint64 // written under mu; read anywhere
 	buf     bytes.Buffer
+	sent    resendBuf // frames to the engine not acknowledged yet
+}
+
+// noteAck raises s.peerAck to n (an acknowledgement from the engine).
+func (s *ctlSession) noteAck(n uint64) {
+	for {
+		old := s.peerAck.Load()
+		if n <= old || s.peerAck.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// noteAckSent raises s.ackSent to n.
+func (s *ctlSession) noteAckSent(n uint64) {
+	for {
+		old := s.ackSent.Load()
+		if n <= old || s.ackSent.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // NewControllerEnd returns the controller end of a transport over nc,
@@ -155,32 +182,90 @@ func (c *ControllerEnd) Send(ctx context.Context, addr string, msgs ...transport
 	if s.gone.Load() {
 		return fmt.Errorf("natstransport: send to %q: %w", addr, transport.ErrUnknownAddr)
 	}
+	c.trimLocked(s)
 	s.buf.Reset()
-	f := wire.ControllerFrame{Kind: wire.Data, Session: s.id, Seq: s.sendSeq.Load() + 1, Msgs: msgs}
+	f := wire.ControllerFrame{Kind: wire.Data, Session: s.id, Seq: s.sendSeq.Load() + 1, Ack: s.recvSeq.Load(), Msgs: msgs}
 	err := c.cfg.codec.AppendControllerFrame(&s.buf, &f)
 	switch {
 	case err == nil:
-		return c.publish(s, len(msgs))
+		return c.publish(s, len(msgs), f.Ack)
 	case !errors.Is(err, wire.ErrTooLarge):
 		return fmt.Errorf("natstransport: send to %q: %w", addr, err)
 	}
 	return c.sendSplit(s, msgs)
 }
 
-// publish sends the frame in s.buf (s.mu held) and counts it. A failed
-// publish loses the session: the frame's messages are gone, and only a
+// publish sends the data frame in s.buf (s.mu held; ack is its Ack),
+// keeps it for sending again, and counts it. A failed publish of a frame
+// kept is as if the frame were lost on the way: the engine asks for it
+// again. A failed publish of a frame not kept (larger than the resend
+// buffer) loses the session: the frame's messages are gone, and only a
 // loss makes the controller retry its attempts.
-func (c *ControllerEnd) publish(s *ctlSession, n int) error {
+func (c *ControllerEnd) publish(s *ctlSession, n int, ack uint64) error {
 	defer shrink(&s.buf)
-	if err := c.nc.Publish(s.subject, s.buf.Bytes()); err != nil {
+	data := s.sent.keep(s.buf.Bytes())
+	seq := s.sendSeq.Add(1)
+	s.sent.add(seq, data)
+	s.noteAckSent(ack)
+	c.stats.framesOut.Add(1)
+	c.stats.msgsOut.Add(uint64(n))
+	if err := publish(c.nc, &c.drop, s.subject, data); err != nil {
 		c.stats.sendErrors.Add(1)
+		if s.sent.has(seq) {
+			c.cfg.log.Debug("natstransport: publish failed; the frame is kept to be sent again", "key", s.key, "seq", seq, "err", err)
+			return nil
+		}
 		c.lose(s, "publish failed: "+err.Error(), true)
 		return fmt.Errorf("natstransport: send to %q: publish: %w", s.key, err)
 	}
-	s.sendSeq.Add(1)
-	c.stats.framesOut.Add(1)
-	c.stats.msgsOut.Add(uint64(n))
 	return nil
+}
+
+// trimLocked drops the frames the engine acknowledged from the resend
+// buffer (s.mu held).
+func (c *ControllerEnd) trimLocked(s *ctlSession) {
+	if err := s.sent.ack(s.peerAck.Load()); err != nil {
+		// Cannot happen: handle checks acknowledgements against sendSeq.
+		c.cfg.log.Error("natstransport: acknowledgement", "key", s.key, "err", err)
+	}
+}
+
+// resend answers the engine's request (a Nack) to send its frames from
+// from on again: they go again, in order, before any later frame; a
+// request for frames no longer kept loses the session (and resets the
+// engine); a request for frames never sent, or already acknowledged, or
+// repeated too soon, is dropped with a log line.
+func (c *ControllerEnd) resend(s *ctlSession, from uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone.Load() {
+		return
+	}
+	c.trimLocked(s)
+	frames, verdict, err := s.sent.since(from, time.Now(), c.cfg.nackEvery/2)
+	switch verdict {
+	case nackBogus:
+		c.stats.dropped.Add(1)
+		c.logs.drop(c.cfg.log, "natstransport: dropped a resend request (nack)", "key", s.key, "session", s.id, "err", err)
+		return
+	case nackTooSoon:
+		c.cfg.log.Debug("natstransport: ignored a resend request repeated too soon", "key", s.key, "err", err)
+		return
+	case nackOverflow:
+		c.lose(s, "frames to the engine lost: the engine "+err.Error(), true)
+		return
+	}
+	for _, f := range frames {
+		if err := publish(c.nc, &c.drop, s.subject, f.data); err != nil {
+			c.stats.sendErrors.Add(1)
+			c.cfg.log.Debug("natstransport: publish failed while sending frames again", "key", s.key, "seq", f.seq, "err", err)
+			return // the engine asks again
+		}
+		c.stats.resent.Add(1)
+	}
+	if len(frames) > 0 {
+		c.cfg.log.Debug("natstransport: frames sent again", "key", s.key, "from", from, "count", len(frames))
+	}
 }
 
 // sendSplit sends a batch too large for one frame (s.mu held): runs that
@@ -218,14 +303,14 @@ func (c *ControllerEnd) sendSplit(s *ctlSession, msgs []transport.ToEngine) erro
 	}
 	for _, run := range p.runs {
 		s.buf.Reset()
-		f := wire.ControllerFrame{Kind: wire.Data, Session: s.id, Seq: s.sendSeq.Load() + 1, Msgs: msgs[run[0]:run[1]]}
+		f := wire.ControllerFrame{Kind: wire.Data, Session: s.id, Seq: s.sendSeq.Load() + 1, Ack: s.recvSeq.Load(), Msgs: msgs[run[0]:run[1]]}
 		if err := c.cfg.codec.AppendControllerFrame(&s.buf, &f); err != nil {
 			// Cannot happen (the run was measured); lose the engine
 			// rather than leave its attempts hanging.
 			c.lose(s, "encoding failed: "+err.Error(), true)
 			return fmt.Errorf("natstransport: send to %q: %w", s.key, err)
 		}
-		if err := c.publish(s, run[1]-run[0]); err != nil {
+		if err := c.publish(s, run[1]-run[0], f.Ack); err != nil {
 			return err
 		}
 	}
@@ -249,22 +334,43 @@ func (c *ControllerEnd) sendSplit(s *ctlSession, msgs []transport.ToEngine) erro
 func (c *ControllerEnd) sendControl(s *ctlSession, kind wire.FrameKind, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.trimLocked(s)
 	c.sendControlLocked(s.subject, s, kind, s.id, reason)
 }
 
+// sendNack asks the engine of s to send its frames again from the first
+// one missing on.
+func (c *ControllerEnd) sendNack(s *ctlSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone.Load() {
+		return
+	}
+	c.stats.nacks.Add(1)
+	c.sendControlLocked(s.subject, s, wire.Nack, s.id, "", s.recvSeq.Load()+1)
+}
+
 // sendControlLocked publishes a control frame for session id to subject
-// (s, if not nil, is locked and gives the sequence number).
-func (c *ControllerEnd) sendControlLocked(subject string, s *ctlSession, kind wire.FrameKind, id uint64, reason string) {
+// (s, if not nil, is locked and gives the sequence numbers: Seq is the
+// last frame sent, or for a Nack seq[0], and Ack the last received).
+func (c *ControllerEnd) sendControlLocked(subject string, s *ctlSession, kind wire.FrameKind, id uint64, reason string, seq ...uint64) {
 	f := wire.ControllerFrame{Kind: kind, Session: id, Reason: reason}
 	var buf bytes.Buffer
 	if s != nil {
 		f.Seq = s.sendSeq.Load()
+		if len(seq) > 0 {
+			f.Seq = seq[0]
+		}
+		if kind == wire.Sync || kind == wire.Nack {
+			f.Ack = s.recvSeq.Load()
+			s.noteAckSent(f.Ack)
+		}
 	}
 	if err := c.cfg.codec.AppendControllerFrame(&buf, &f); err != nil {
 		c.cfg.log.Error("natstransport: encode control frame", "kind", kind, "err", err)
 		return
 	}
-	if err := c.nc.Publish(subject, buf.Bytes()); err != nil {
+	if err := publish(c.nc, &c.drop, subject, buf.Bytes()); err != nil {
 		c.stats.sendErrors.Add(1)
 		c.cfg.log.Debug("natstransport: publish control frame", "subject", subject, "kind", kind, "err", err)
 	}
@@ -285,7 +391,7 @@ func (c *ControllerEnd) lose(s *ctlSession, reason string, reset bool) {
 			f := wire.ControllerFrame{Kind: wire.Reset, Session: s.id, Reason: reason}
 			var buf bytes.Buffer
 			if err := c.cfg.codec.AppendControllerFrame(&buf, &f); err == nil {
-				_ = c.nc.Publish(s.subject, buf.Bytes())
+				_ = publish(c.nc, &c.drop, s.subject, buf.Bytes())
 			}
 		}
 	}
@@ -318,18 +424,20 @@ func (c *ControllerEnd) handle(m *nats.Msg) {
 	f, err := c.cfg.codec.DecodeEngineFrame(m.Data)
 	if err != nil {
 		// A known session notices the missing frame by its sequence
-		// numbers (next frame or heartbeat) and is reset then.
+		// numbers (next frame or heartbeat) and asks for it again.
 		c.stats.dropped.Add(1)
 		c.logs.drop(c.cfg.log, "natstransport: dropped a malformed frame", "key", key, "bytes", len(m.Data), "err", err)
 		return
 	}
 	now := time.Now()
 	var (
-		gap    *ctlSession // lost here
-		reset  = true      // tell gap's engine to reset at once
-		reason string
-		syncS  *ctlSession // send it a Sync
-		signal bool
+		gone     *ctlSession // lost here
+		reset    = true      // tell gone's engine to reset at once
+		reason   string
+		syncS    *ctlSession // send it a Sync
+		nackFrom uint64      // ask the engine for its frames from there on
+		resendAt uint64      // the engine asks for frames from there on
+		signal   bool
 	)
 	c.mu.Lock()
 	if c.closed {
@@ -351,7 +459,8 @@ func (c *ControllerEnd) handle(m *nats.Msg) {
 			if s != nil && c.loseLocked(s, "engine registered again in a new session") {
 				signal = true
 			}
-			s = &ctlSession{key: key, id: f.Session, subject: engineSubject(c.cfg.prefix, key), lastSeen: now}
+			s = &ctlSession{key: key, id: f.Session, subject: engineSubject(c.cfg.prefix, key), lastSeen: now,
+				sent: newResendBuf(c.cfg.resendFrames, c.cfg.resendBytes)}
 			c.sessions[key] = s
 		} else {
 			c.mu.Unlock()
@@ -368,19 +477,40 @@ func (c *ControllerEnd) handle(m *nats.Msg) {
 		}
 	}
 	s.lastSeen = now
+	recv := s.recvSeq.Load()
+	// Every engine frame acknowledges the controller's frames up to its
+	// Ack (a Nack up to the frame before the first it asks for).
+	ack := f.Ack
+	if f.Kind == wire.Nack && f.Seq > 0 {
+		ack = max(ack, f.Seq-1)
+	}
+	if sent := s.sendSeq.Load(); ack > sent {
+		c.stats.dropped.Add(1)
+		c.logs.drop(c.cfg.log, "natstransport: ignored an acknowledgement of frames never sent", "key", key,
+			"session", f.Session, "kind", f.Kind, "ack", ack, "sent", sent)
+	} else {
+		s.noteAck(ack)
+	}
 	switch f.Kind {
 	case wire.Data:
 		switch {
-		case f.Seq != s.recvSeq+1:
-			reason = fmt.Sprintf("frames from the engine lost (frame %d arrived after %d)", f.Seq, s.recvSeq)
-			gap = s
+		case f.Seq <= recv:
+			c.stats.dropped.Add(1) // a duplicate (sent again)
+		case f.Seq > recv+1:
+			// Frames before it were lost: drop it (they are all sent
+			// again, in order) and ask for them.
+			c.stats.dropped.Add(1)
+			if s.gap.open(recv, f.Seq, now, c.cfg.nackEvery) {
+				nackFrom = recv + 1
+			}
 		case len(c.inbox) >= c.cfg.backlog:
 			// No reset now: the engine learns it at its next heartbeat
 			// (so a full backlog is not met by a storm of registrations).
 			reason = fmt.Sprintf("controller backlog full (%d messages not received yet)", len(c.inbox))
-			gap, reset = s, false
+			gone, reset = s, false
 		default:
-			s.recvSeq = f.Seq
+			s.recvSeq.Store(f.Seq)
+			s.gap.progress(f.Seq, now)
 			n := len(c.inbox)
 			c.inbox = append(c.inbox, f.Msgs...)
 			for i := n; i < len(c.inbox); i++ {
@@ -393,43 +523,66 @@ func (c *ControllerEnd) handle(m *nats.Msg) {
 	case wire.Heartbeat:
 		c.stats.heartbeats.Add(1)
 		switch {
-		case f.Seq != s.recvSeq:
-			reason = fmt.Sprintf("frames from the engine lost (it sent %d, %d arrived)", f.Seq, s.recvSeq)
-			gap = s
-		case f.Ack < s.sendSeq.Load():
-			// Frames to the engine are in flight, or lost: a Sync after
-			// them tells the engine which.
+		case f.Seq > recv:
+			// Frames from the engine were lost: ask for them.
+			if s.gap.open(recv, f.Seq, now, c.cfg.nackEvery) {
+				nackFrom = recv + 1
+			}
+		case f.Seq < recv:
+			c.stats.dropped.Add(1)
+			c.logs.drop(c.cfg.log, "natstransport: dropped a heartbeat that counts fewer frames than arrived",
+				"key", key, "session", f.Session, "seq", f.Seq, "received", recv)
+		}
+		// Frames to the engine are in flight, or lost (a Sync after them
+		// tells the engine which), or the engine's frames are not
+		// acknowledged yet (the Sync does).
+		if f.Ack < s.sendSeq.Load() || (nackFrom == 0 && f.Seq == recv && recv > s.ackSent.Load()) {
 			syncS = s
 		}
+	case wire.Nack:
+		resendAt = f.Seq
 	case wire.Close:
 		reason = "engine end closed"
-		if f.Seq != s.recvSeq {
-			reason += fmt.Sprintf(" (%d of its frames lost)", f.Seq-s.recvSeq)
+		if f.Seq > recv {
+			reason += fmt.Sprintf(" (%d of its frames lost)", f.Seq-recv)
 		}
 		if c.loseLocked(s, reason) {
 			signal = true
 		}
 	}
-	if gap != nil {
-		if c.loseLocked(gap, reason) {
+	if gone != nil {
+		if c.loseLocked(gone, reason) {
 			signal = true
 		} else {
-			gap = nil
+			gone = nil
 		}
 	}
 	c.mu.Unlock()
 	if signal {
 		c.signal()
 	}
-	if gap != nil {
+	if gone != nil {
 		c.stats.dropped.Add(1)
 		if reset {
 			c.stats.resets.Add(1)
-			c.sendControl(gap, wire.Reset, reason)
+			c.sendControl(gone, wire.Reset, reason)
 		}
+		return
 	}
-	if syncS != nil {
+	if nackFrom != 0 {
+		c.cfg.log.Debug("natstransport: frames from the engine missing; asking for them again", "key", key, "from", nackFrom)
+		c.sendNack(s)
+	}
+	if resendAt != 0 || f.Kind == wire.Nack {
+		c.resend(s, resendAt)
+	}
+	switch {
+	case syncS != nil:
 		c.sendControl(syncS, wire.Sync, "")
+	case f.Kind == wire.Heartbeat:
+		s.mu.Lock()
+		c.trimLocked(s)
+		s.mu.Unlock()
 	}
 }
 
@@ -466,29 +619,43 @@ func (c *ControllerEnd) watch() {
 	}
 }
 
-// check loses the sessions not heard from for MissedHeartbeats intervals.
+// check loses the sessions not heard from for MissedHeartbeats intervals,
+// and those whose missing frames did not come in that time; it asks again
+// for missing frames (the request, or the frames sent again, may have
+// been lost too).
 func (c *ControllerEnd) check() {
 	now := time.Now()
 	limit := time.Duration(c.cfg.missed) * c.cfg.interval
-	var lost []*ctlSession
+	var (
+		lost    []*ctlSession
+		reasons []string
+		nacks   []*ctlSession
+	)
 	c.mu.Lock()
 	if !c.connected || !c.nc.IsConnected() {
 		c.reconnectedAt = now
 		c.mu.Unlock()
 		return
 	}
+	silent := fmt.Sprintf("no heartbeat for %v (%d intervals of %v)", limit, c.cfg.missed, c.cfg.interval)
 	for _, s := range c.sessions {
 		seen := s.lastSeen
 		if c.reconnectedAt.After(seen) {
 			seen = c.reconnectedAt
 		}
-		if now.Sub(seen) > limit {
-			lost = append(lost, s)
+		recv := s.recvSeq.Load()
+		switch {
+		case now.Sub(seen) > limit:
+			lost, reasons = append(lost, s), append(reasons, silent)
+		case s.gap.expired(now, c.reconnectedAt, c.cfg.gapLimit):
+			lost, reasons = append(lost, s), append(reasons, fmt.Sprintf(
+				"frames from the engine lost (it sent %d, %d arrived) and not sent again within %v", s.gap.peerSent, recv, c.cfg.gapLimit))
+		case s.gap.due(recv, now, c.cfg.nackEvery):
+			nacks = append(nacks, s)
 		}
 	}
-	reason := fmt.Sprintf("no heartbeat for %v (%d intervals of %v)", limit, c.cfg.missed, c.cfg.interval)
 	for i, s := range lost {
-		if !c.loseLocked(s, reason) {
+		if !c.loseLocked(s, reasons[i]) {
 			lost[i] = nil
 		}
 	}
@@ -496,11 +663,14 @@ func (c *ControllerEnd) check() {
 	if len(lost) > 0 {
 		c.signal()
 	}
-	for _, s := range lost {
+	for i, s := range lost {
 		if s != nil {
 			c.stats.resets.Add(1)
-			c.sendControl(s, wire.Reset, reason)
+			c.sendControl(s, wire.Reset, reasons[i])
 		}
+	}
+	for _, s := range nacks {
+		c.sendNack(s)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,8 @@ type EngineEnd struct {
 	once    sync.Once
 	wake    chan struct{} // one slot: inbox has messages, or closed
 	closeCh chan struct{}
+	// drop is the tests' fault injection (see dropHook).
+	drop atomic.Pointer[dropHook]
 
 	// mu guards what follows and orders the publishes (sequence numbers).
 	mu       sync.Mutex
@@ -51,6 +54,11 @@ type EngineEnd struct {
 	orphanAttempts map[transport.AttemptID]struct{}
 	orphanCalls    map[transport.CallID]struct{}
 	buf            bytes.Buffer
+	sent           resendBuf // frames to the controller not acknowledged yet
+	gap            gapState  // controller frames missing
+	// reconnectedAt is when the connection last came back: a gap's time
+	// limit does not count from before it.
+	reconnectedAt time.Time
 }
 
 // NewEngineEnd returns the end of engine cfg.Key over nc, subscribed to
@@ -68,6 +76,7 @@ func NewEngineEnd(ctx context.Context, nc *nats.Conn, cfg *Config) (*EngineEnd, 
 		session:  newSession(),
 		attempts: make(map[transport.AttemptID]struct{}), calls: make(map[transport.CallID]struct{}),
 		orphanAttempts: make(map[transport.AttemptID]struct{}), orphanCalls: make(map[transport.CallID]struct{}),
+		sent: newResendBuf(r.resendFrames, r.resendBytes),
 	}
 	in := engineSubject(r.prefix, r.key)
 	e.sub, err = nc.Subscribe(in, e.handle)
@@ -257,19 +266,84 @@ func (e *EngineEnd) trackLocked(msgs []transport.FromEngine) {
 	}
 }
 
-// publishLocked sends the frame in e.buf. The sequence number counts it
-// even if the publish fails: the controller then sees a gap and resets
-// the session, rather than wait for messages that never come.
+// publishLocked sends the data frame in e.buf and keeps it for sending
+// again. The sequence number counts it even if the publish fails: the
+// controller then sees a gap and asks for the frame again (or, if it is
+// not kept, resets the session), rather than wait for messages that
+// never come. A failed publish of a frame kept is not an error.
 func (e *EngineEnd) publishLocked(n int) error {
 	defer shrink(&e.buf)
+	data := e.sent.keep(e.buf.Bytes())
 	e.sendSeq++
-	if err := e.nc.Publish(e.out, e.buf.Bytes()); err != nil {
-		e.stats.sendErrors.Add(1)
-		return fmt.Errorf("natstransport: engine %s send: publish: %w", e.key, err)
-	}
+	e.sent.add(e.sendSeq, data)
 	e.stats.framesOut.Add(1)
 	e.stats.msgsOut.Add(uint64(n))
+	if err := publish(e.nc, &e.drop, e.out, data); err != nil {
+		e.stats.sendErrors.Add(1)
+		if e.sent.has(e.sendSeq) {
+			e.cfg.log.Debug("natstransport: publish failed; the frame is kept to be sent again", "key", e.key, "seq", e.sendSeq, "err", err)
+			return nil
+		}
+		return fmt.Errorf("natstransport: engine %s send: publish: %w", e.key, err)
+	}
 	return nil
+}
+
+// resendLocked answers the controller's request (a Nack) to send the
+// frames from from on again: they go again, in order, before any later
+// frame; a request for frames no longer kept abandons the session (see
+// resetLocked); a request for frames never sent, or already acknowledged,
+// or repeated too soon, is dropped with a log line.
+func (e *EngineEnd) resendLocked(from uint64) {
+	frames, verdict, err := e.sent.since(from, time.Now(), e.cfg.nackEvery/2)
+	switch verdict {
+	case nackBogus:
+		e.stats.dropped.Add(1)
+		e.logs.drop(e.cfg.log, "natstransport: engine dropped a resend request (nack)", "key", e.key, "session", e.session, "err", err)
+		return
+	case nackTooSoon:
+		e.cfg.log.Debug("natstransport: ignored a resend request repeated too soon", "key", e.key, "err", err)
+		return
+	case nackOverflow:
+		e.resetLocked("frames to the controller lost: the controller " + err.Error())
+		return
+	}
+	for _, f := range frames {
+		if err := publish(e.nc, &e.drop, e.out, f.data); err != nil {
+			e.stats.sendErrors.Add(1)
+			e.cfg.log.Debug("natstransport: publish failed while sending frames again", "key", e.key, "seq", f.seq, "err", err)
+			return // the controller asks again
+		}
+		e.stats.resent.Add(1)
+	}
+	if len(frames) > 0 {
+		e.cfg.log.Debug("natstransport: frames sent again", "key", e.key, "from", from, "count", len(frames))
+	}
+}
+
+// ackLocked notes the controller's acknowledgement of the frames up to n.
+func (e *EngineEnd) ackLocked(n uint64, kind wire.FrameKind) {
+	if err := e.sent.ack(n); err != nil {
+		e.stats.dropped.Add(1)
+		e.logs.drop(e.cfg.log, "natstransport: engine ignored a bogus acknowledgement", "key", e.key, "kind", kind, "err", err)
+	}
+}
+
+// gapLocked notes that the controller sent frames up to peerSent, and
+// asks for the missing ones (rate-limited).
+func (e *EngineEnd) gapLocked(peerSent uint64) {
+	if e.gap.open(e.recvSeq, peerSent, time.Now(), e.cfg.nackEvery) {
+		e.cfg.log.Debug("natstransport: frames from the controller missing; asking for them again", "key", e.key,
+			"from", e.recvSeq+1, "sent", peerSent)
+		e.sendNackLocked()
+	}
+}
+
+// sendNackLocked asks the controller for its frames from the first one
+// missing on.
+func (e *EngineEnd) sendNackLocked() {
+	e.stats.nacks.Add(1)
+	e.sendControlLocked(wire.Nack)
 }
 
 // sendSplitLocked sends a batch too large for one frame: runs that fit go
@@ -332,15 +406,19 @@ func (e *EngineEnd) sendSplitLocked(msgs []transport.FromEngine) error {
 	return nil
 }
 
-// sendControlLocked publishes a frame without messages (Heartbeat, Close).
+// sendControlLocked publishes a frame without messages (Heartbeat, Close,
+// Nack).
 func (e *EngineEnd) sendControlLocked(kind wire.FrameKind) {
 	var buf bytes.Buffer
 	f := wire.EngineFrame{Kind: kind, Session: e.session, Seq: e.sendSeq, Ack: e.recvSeq}
+	if kind == wire.Nack {
+		f.Seq = e.recvSeq + 1
+	}
 	if err := e.cfg.codec.AppendEngineFrame(&buf, &f); err != nil {
 		e.cfg.log.Error("natstransport: encode control frame", "kind", kind, "err", err)
 		return
 	}
-	if err := e.nc.Publish(e.out, buf.Bytes()); err != nil {
+	if err := publish(e.nc, &e.drop, e.out, buf.Bytes()); err != nil {
 		e.stats.sendErrors.Add(1)
 		e.cfg.log.Debug("natstransport: publish control frame", "key", e.key, "kind", kind, "err", err)
 		return
@@ -350,11 +428,14 @@ func (e *EngineEnd) sendControlLocked(kind wire.FrameKind) {
 	}
 }
 
-// newSessionLocked starts a new session: new id, counters from zero.
+// newSessionLocked starts a new session: new id, counters from zero,
+// nothing kept to send again, nothing missing.
 func (e *EngineEnd) newSessionLocked() {
 	e.session = newSession()
 	e.sendSeq, e.recvSeq = 0, 0
 	e.active = false
+	e.sent.reset()
+	e.gap = gapState{}
 }
 
 // resetLocked abandons the session (the controller lost it, or frames
@@ -411,7 +492,15 @@ func (e *EngineEnd) handle(m *nats.Msg) {
 	}
 	if f.Session != e.session && !(f.Kind == wire.Closed && f.Session == 0) {
 		e.stats.dropped.Add(1) // a frame of an old session
+		if f.Kind == wire.Nack {
+			e.logs.drop(e.cfg.log, "natstransport: engine dropped a resend request (nack) of another session", "key", e.key,
+				"session", f.Session, "current", e.session)
+		}
 		return
+	}
+	if f.Kind == wire.Data || f.Kind == wire.Sync || f.Kind == wire.Nack {
+		// They acknowledge the engine's frames up to Ack.
+		e.ackLocked(f.Ack, f.Kind)
 	}
 	switch f.Kind {
 	case wire.Closed:
@@ -421,18 +510,21 @@ func (e *EngineEnd) handle(m *nats.Msg) {
 			e.resetLocked("controller: " + f.Reason)
 		}
 	case wire.Sync:
-		if f.Seq > e.recvSeq {
-			e.resetLocked(fmt.Sprintf("frames from the controller lost (it sent %d, %d arrived)", f.Seq, e.recvSeq))
-		}
+		e.gapLocked(f.Seq)
+	case wire.Nack:
+		e.resendLocked(f.Seq)
 	case wire.Data:
 		switch {
 		case f.Seq <= e.recvSeq:
-			e.stats.dropped.Add(1) // a duplicate
+			e.stats.dropped.Add(1) // a duplicate (sent again)
 		case f.Seq > e.recvSeq+1:
+			// Frames before it were lost: drop it (they are all sent
+			// again, in order) and ask for them.
 			e.stats.dropped.Add(1)
-			e.resetLocked(fmt.Sprintf("frames from the controller lost (frame %d arrived after %d)", f.Seq, e.recvSeq))
+			e.gapLocked(f.Seq)
 		default:
 			e.recvSeq = f.Seq
+			e.gap.progress(f.Seq, time.Now())
 			e.inbox = append(e.inbox, f.Msgs...)
 			e.stats.framesIn.Add(1)
 			e.stats.msgsIn.Add(uint64(len(f.Msgs)))
@@ -458,11 +550,22 @@ func (e *EngineEnd) heartbeat() {
 				continue
 			}
 			e.stats.reconnected.Add(1)
+			e.mu.Lock()
+			e.reconnectedAt = time.Now()
+			e.mu.Unlock()
 		case <-tick.C:
 		}
 		e.mu.Lock()
 		if e.closed == nil && e.active {
 			e.sendControlLocked(wire.Heartbeat)
+			now := time.Now()
+			switch {
+			case e.gap.expired(now, e.reconnectedAt, e.cfg.gapLimit):
+				e.resetLocked(fmt.Sprintf("frames from the controller lost (it sent %d, %d arrived) and not sent again within %v",
+					e.gap.peerSent, e.recvSeq, e.cfg.gapLimit))
+			case e.gap.due(e.recvSeq, now, e.cfg.nackEvery):
+				e.sendNackLocked()
+			}
 		}
 		e.mu.Unlock()
 	}

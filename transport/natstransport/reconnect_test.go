@@ -90,10 +90,9 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 // TestReconnectLostFrames: a frame to the engine is lost while the engine
 // is disconnected (the server restarted; the engine's reconnection is held
 // back until the controller has sent it). The engine learns it from the
-// Sync that answers its next heartbeat, cancels the attempts of the old
-// session, and registers again in a new session; the controller reports
-// the old session lost first, so its attempts are retried. The Outcome of
-// a cancelled attempt never reaches the controller.
+// Sync that answers its next heartbeat and asks for it again (a Nack); the
+// controller sends it again, and the session goes on: no Lost, no reset,
+// the engine's attempt not cancelled, and its Outcome arrives.
 func TestReconnectLostFrames(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, false, -1)
@@ -107,7 +106,7 @@ func TestReconnectLostFrames(t *testing.T) {
 	cnc := connect(t, s)
 	enc := connect(t, s, nats.CustomReconnectDelay(gate))
 	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before enc closes
-	cfg := natstransport.Config{}
+	cfg := natstransport.Config{HeartbeatInterval: 50 * time.Millisecond}
 	ctrl, err := natstransport.NewControllerEnd(ctx, cnc, &cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -139,39 +138,24 @@ func TestReconnectLostFrames(t *testing.T) {
 	}
 	once.Do(func() { close(release) })
 
-	// The controller: Lost of the old session, then the new Register.
-	var seen []transport.FromEngine
-	for len(seen) < 2 {
-		msgs, err := ctrl.Recv(ctx)
-		if err != nil {
-			t.Fatalf("controller Recv: %v", err)
-		}
-		seen = append(seen, msgs...)
-	}
-	if len(seen) != 2 || seen[0].Lost == nil || seen[1].Register == nil || seen[0].From != "gated" || seen[1].From != "gated" {
-		t.Fatalf("controller got %+v, want Lost then Register of gated", seen)
-	}
-	// The engine: the old attempt is cancelled as lost.
+	// The engine gets the lost Call after all, and nothing else.
 	got, err := eng.Recv(ctx)
-	if err != nil || len(got) != 1 || got[0].Cancel == nil || got[0].Cancel.Attempt != 1 || got[0].Cancel.Kind != drovertype.EngineLost {
-		t.Fatalf("engine got %+v, %v; want Cancel of attempt 1 (EngineLost)", got, err)
+	if err != nil || len(got) != 1 || got[0].Call == nil || got[0].Call.ID != 5 {
+		t.Fatalf("engine got %+v, %v; want Call 5 (sent again)", got, err)
 	}
-	// Its Outcome is dropped; what follows goes through.
-	if err := eng.Send(ctx, transport.FromEngine{Outcome: &transport.Outcome{Attempt: 1, Err: drovertype.NewEngineLost(0, 0)}},
-		transport.FromEngine{Props: &transport.Props{Properties: map[string]any{"after": true}}}); err != nil {
+	// The session goes on: the attempt's Outcome and the Reply arrive.
+	if err := eng.Send(ctx, transport.FromEngine{Outcome: &transport.Outcome{Attempt: 1, Value: int64(2)}},
+		transport.FromEngine{Reply: &transport.Reply{ID: 5, Value: []any{}}}); err != nil {
 		t.Fatal(err)
 	}
-	if m := recvOne(t, ctx, ctrl); m.Props == nil || m.Props.Properties["after"] != true {
-		t.Fatalf("controller got %+v, want only the Props (the cancelled attempt's Outcome is dropped)", m)
+	msgs, err := ctrl.Recv(ctx)
+	if err != nil || len(msgs) != 2 || msgs[0].Outcome == nil || msgs[0].Outcome.Attempt != 1 || msgs[1].Reply == nil || msgs[1].From != "gated" {
+		t.Fatalf("controller got %+v, %v; want the Outcome of attempt 1 and Reply 5", msgs, err)
 	}
-	// The new session works both ways.
-	if err := ctrl.Send(ctx, "gated", transport.ToEngine{Registered: &transport.Registered{EngineID: 9}}); err != nil {
-		t.Fatal(err)
+	if st := ctrl.Stats(); st.Lost != 0 || st.Resets != 0 || st.Resent == 0 {
+		t.Errorf("controller stats %+v: want frames sent again, no loss, no reset", st)
 	}
-	if got, err := eng.Recv(ctx); err != nil || len(got) != 1 || got[0].Registered == nil || got[0].Registered.EngineID != 9 {
-		t.Fatalf("engine got %+v, %v; want Registered 9", got, err)
-	}
-	if st := eng.Stats(); st.Resets != 1 {
-		t.Errorf("engine stats %+v: want 1 reset", st)
+	if st := eng.Stats(); st.Resets != 0 || st.Nacks == 0 {
+		t.Errorf("engine stats %+v: want a Nack, no reset", st)
 	}
 }

@@ -52,6 +52,9 @@
 //
 //	{0: version (1), 1: kind, 2: session, 3: seq, 4: ack, 5: reason, 6: [messages]}
 //
+// (ack, on controller frames, and the kind nack were added to version 1
+// later: an older decoder ignores the one and refuses the other.)
+//
 // where a message is a map with exactly one key set (1 Register, 2
 // Outcome, 3 Reply, 4 Props, 5 Bye from an engine; 1 Registered, 2
 // Assign, 3 Cancel, 4 Call, 5 Shutdown to one). Package natstransport

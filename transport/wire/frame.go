@@ -15,9 +15,9 @@ const Version = 1
 // FrameKind says what a frame is.
 type FrameKind uint8
 
-// Frame kinds. Engine frames (engine → controller) are Data, Heartbeat and
-// Close; controller frames (controller → engine) are Data, Sync, Reset and
-// Closed.
+// Frame kinds. Engine frames (engine → controller) are Data, Heartbeat,
+// Close and Nack; controller frames (controller → engine) are Data, Sync,
+// Reset, Closed and Nack.
 const (
 	// Data carries messages (Msgs), numbered by Seq within the session.
 	Data FrameKind = 1
@@ -28,8 +28,10 @@ const (
 	// Close (engine): the engine end closed; Seq as for Heartbeat.
 	Close FrameKind = 3
 	// Sync (controller): Seq is the number of the last data frame the
-	// controller sent in the session (answers a Heartbeat whose Ack is
-	// behind, so that the engine notices frames lost on the way).
+	// controller sent in the session and Ack the number of the last engine
+	// data frame it received in sequence (answers a Heartbeat whose Ack is
+	// behind, so that the engine notices frames lost on the way, or whose
+	// Seq was not acknowledged yet).
 	Sync FrameKind = 4
 	// Reset (controller): the controller does not know the session (lost,
 	// or never registered); the engine must register again in a new
@@ -38,9 +40,15 @@ const (
 	// Closed (controller): the controller end closed. Session 0 means
 	// every session.
 	Closed FrameKind = 6
+	// Nack (either direction): the sender of the Nack is missing data
+	// frames of the session: Seq is the number of the first one it lacks
+	// (it received every frame before, in sequence), and the other side
+	// is asked to send its data frames again from Seq on. Added to
+	// version 1 later: a peer that predates it drops it as malformed.
+	Nack FrameKind = 7
 )
 
-var frameKindNames = [...]string{Data: "data", Heartbeat: "heartbeat", Close: "close", Sync: "sync", Reset: "reset", Closed: "closed"}
+var frameKindNames = [...]string{Data: "data", Heartbeat: "heartbeat", Close: "close", Sync: "sync", Reset: "reset", Closed: "closed", Nack: "nack"}
 
 // String returns the kind's name ("data", "heartbeat", ...).
 func (k FrameKind) String() string {
@@ -66,8 +74,11 @@ type ControllerFrame struct {
 	Kind    FrameKind
 	Session uint64
 	Seq     uint64
-	Reason  string
-	Msgs    []transport.ToEngine // Data only
+	// Ack (Data, Sync, Nack) is the number of the last engine data frame
+	// the controller received in sequence (0: none, or not said).
+	Ack    uint64
+	Reason string
+	Msgs   []transport.ToEngine // Data only
 }
 
 type wEngineFrame struct {
@@ -84,6 +95,7 @@ type wControllerFrame struct {
 	Kind    uint8       `cbor:"1,keyasint"`
 	Session uint64      `cbor:"2,keyasint,omitempty"`
 	Seq     uint64      `cbor:"3,keyasint,omitempty"`
+	Ack     uint64      `cbor:"4,keyasint,omitempty"`
 	Reason  string      `cbor:"5,keyasint,omitempty"`
 	Msgs    []wToEngine `cbor:"6,keyasint,omitempty"`
 }
@@ -451,7 +463,7 @@ func (c *Codec) DecodeEngineFrame(data []byte) (EngineFrame, error) {
 	}
 	f := EngineFrame{Kind: FrameKind(w.Kind), Session: w.Session, Seq: w.Seq, Ack: w.Ack}
 	switch f.Kind {
-	case Data, Heartbeat, Close:
+	case Data, Heartbeat, Close, Nack:
 	default:
 		return EngineFrame{}, fmt.Errorf("wire: decode engine frame: %w: kind %v", ErrMalformed, f.Kind)
 	}
@@ -474,7 +486,7 @@ func (c *Codec) DecodeEngineFrame(data []byte) (EngineFrame, error) {
 // AppendControllerFrame encodes f at the end of buf (see
 // AppendEngineFrame).
 func (c *Codec) AppendControllerFrame(buf *bytes.Buffer, f *ControllerFrame) error {
-	w := wControllerFrame{V: Version, Kind: uint8(f.Kind), Session: f.Session, Seq: f.Seq, Reason: f.Reason}
+	w := wControllerFrame{V: Version, Kind: uint8(f.Kind), Session: f.Session, Seq: f.Seq, Ack: f.Ack, Reason: f.Reason}
 	if len(f.Msgs) > 0 {
 		w.Msgs = make([]wToEngine, len(f.Msgs))
 		for i := range f.Msgs {
@@ -498,9 +510,9 @@ func (c *Codec) DecodeControllerFrame(data []byte) (ControllerFrame, error) {
 	if w.V != Version {
 		return ControllerFrame{}, fmt.Errorf("wire: decode controller frame: %w: version %d, want %d", ErrMalformed, w.V, Version)
 	}
-	f := ControllerFrame{Kind: FrameKind(w.Kind), Session: w.Session, Seq: w.Seq, Reason: w.Reason}
+	f := ControllerFrame{Kind: FrameKind(w.Kind), Session: w.Session, Seq: w.Seq, Ack: w.Ack, Reason: w.Reason}
 	switch f.Kind {
-	case Data, Sync, Reset, Closed:
+	case Data, Sync, Reset, Closed, Nack:
 	default:
 		return ControllerFrame{}, fmt.Errorf("wire: decode controller frame: %w: kind %v", ErrMalformed, f.Kind)
 	}

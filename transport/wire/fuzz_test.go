@@ -47,6 +47,21 @@ func frameSeeds(f *testing.F, c *wire.Codec) {
 	buf.Reset()
 	_ = c.AppendEngineFrame(&buf, &wire.EngineFrame{Kind: wire.Heartbeat, Session: 3, Seq: 4, Ack: 2})
 	f.Add(append([]byte(nil), buf.Bytes()...))
+	// The acknowledgement and retransmission fields: Ack on controller
+	// frames, Nack frames both ways.
+	buf.Reset()
+	_ = c.AppendEngineFrame(&buf, &wire.EngineFrame{Kind: wire.Nack, Session: 3, Seq: 5, Ack: 4})
+	f.Add(append([]byte(nil), buf.Bytes()...))
+	for _, k := range []wire.FrameKind{wire.Nack, wire.Sync} {
+		buf.Reset()
+		_ = c.AppendControllerFrame(&buf, &wire.ControllerFrame{Kind: k, Session: 3, Seq: 7, Ack: 6})
+		f.Add(append([]byte(nil), buf.Bytes()...))
+	}
+	if len(to) > 0 {
+		buf.Reset()
+		_ = c.AppendControllerFrame(&buf, &wire.ControllerFrame{Kind: wire.Data, Session: 3, Seq: 8, Ack: 1 << 40, Msgs: to[:1]})
+		f.Add(append([]byte(nil), buf.Bytes()...))
+	}
 	f.Add([]byte{})
 	f.Add([]byte{0xa2, 0x00, 0x01, 0x01, 0x01})
 	f.Add([]byte{0x9f, 0x81, 0x81, 0x81, 0xff})

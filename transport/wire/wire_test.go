@@ -384,7 +384,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		t.Errorf("engine frame (-sent +received):\n%s", diff)
 	}
 	buf.Reset()
-	cf := wire.ControllerFrame{Kind: wire.Data, Session: 99, Seq: 1, Msgs: to}
+	cf := wire.ControllerFrame{Kind: wire.Data, Session: 99, Seq: 1, Ack: 12, Msgs: to}
 	if err := c.AppendControllerFrame(&buf, &cf); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(cf, gotC, cmpOpts); diff != "" {
 		t.Errorf("controller frame (-sent +received):\n%s", diff)
 	}
-	for _, k := range []wire.FrameKind{wire.Heartbeat, wire.Close} {
+	for _, k := range []wire.FrameKind{wire.Heartbeat, wire.Close, wire.Nack} {
 		buf.Reset()
 		f := wire.EngineFrame{Kind: k, Session: 5, Seq: 9, Ack: 2}
 		if err := c.AppendEngineFrame(&buf, &f); err != nil {
@@ -405,9 +405,9 @@ func TestFrameRoundTrip(t *testing.T) {
 			t.Errorf("%v frame: got %+v, %v; want %+v", k, got, err, f)
 		}
 	}
-	for _, k := range []wire.FrameKind{wire.Sync, wire.Reset, wire.Closed} {
+	for _, k := range []wire.FrameKind{wire.Sync, wire.Reset, wire.Closed, wire.Nack} {
 		buf.Reset()
-		f := wire.ControllerFrame{Kind: k, Session: 5, Seq: 9, Reason: "why"}
+		f := wire.ControllerFrame{Kind: k, Session: 5, Seq: 9, Ack: 4, Reason: "why"}
 		if err := c.AppendControllerFrame(&buf, &f); err != nil {
 			t.Fatal(err)
 		}
@@ -484,6 +484,9 @@ func TestFrameRefuses(t *testing.T) {
 
 func TestFrameKindString(t *testing.T) {
 	t.Parallel()
+	if got := wire.Nack.String(); got != "nack" {
+		t.Errorf("Nack.String() = %q", got)
+	}
 	if got := wire.Reset.String(); got != "reset" {
 		t.Errorf("Reset.String() = %q", got)
 	}
