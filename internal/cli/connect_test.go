@@ -96,7 +96,9 @@ func TestConnectErrors(t *testing.T) {
 	}{
 		{[]string{"run", "--connect", missing, "--engines", "2", script}, ExitUsage, "--engines is for the in-process farm"},
 		{[]string{"run", "--connect", missing, "--creds", "x.creds", script}, ExitUsage, "--creds is for NATS URLs"},
-		{[]string{"run", "--prefix", "p", script}, ExitUsage, "--prefix is for --connect NATS URLs"},
+		{[]string{"run", "--prefix", "p", script}, ExitUsage, "--prefix is for --connect"},
+		{[]string{"shell", "--tls-ca", "ca.pem"}, ExitUsage, "--tls-ca is for --connect"},
+		{[]string{"run", "--connect", missing, "--tls-cert", "c.pem", script}, ExitUsage, "--tls-cert and --tls-key go together"},
 		{[]string{"run", "--connect", missing, script}, ExitFailure, missing},
 		{[]string{"shell", "--connect", missing}, ExitFailure, "drover controller"},
 	} {

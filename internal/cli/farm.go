@@ -31,6 +31,7 @@ type farmOptions struct {
 	connect        string
 	creds          string
 	prefix         string
+	tls            netcmd.TLSOptions
 	engines        int
 	scheduler      string
 	failurePenalty time.Duration
@@ -44,6 +45,7 @@ func (o *farmOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.connect, "connect", "", `use the controller of this client connection file, or these NATS URLs, for tc instead of an in-process farm ("-": drover-client.json in drover's state directory, the controller this user started)`)
 	f.StringVar(&o.creds, "creds", "", "with --connect NATS URLs: a credentials file (.creds, nkey seed or token; mode 0600)")
 	f.StringVar(&o.prefix, "prefix", fabric.DefaultPrefix, "with --connect NATS URLs: the controller's subject prefix")
+	o.tls.AddFlags(f)
 	f.IntVar(&o.engines, "engines", runtime.NumCPU(), "number of engines of the in-process task farm (0: no farm and no tc)")
 	f.StringVar(&o.scheduler, "scheduler", "fifo", "task scheduling order: fifo (oldest task first) or lifo (newest first)")
 	f.DurationVar(&o.failurePenalty, "failure-penalty", time.Second, "how long an engine is kept out of scheduling after a failed attempt (0: none)")
@@ -63,11 +65,14 @@ func (o *farmOptions) check() error {
 		if o.creds != "" && !fabric.IsURL(o.connect) {
 			return fmt.Errorf("--creds is for NATS URLs: a connection file holds its credentials")
 		}
+		if err := o.tls.Check(); err != nil {
+			return err
+		}
 		return nil
 	}
-	for _, name := range []string{"creds", "prefix"} {
+	for _, name := range []string{"creds", "prefix", "tls-cert", "tls-key", "tls-ca"} {
 		if o.flags != nil && o.flags.Changed(name) {
-			return fmt.Errorf("--%s is for --connect NATS URLs", name)
+			return fmt.Errorf("--%s is for --connect", name)
 		}
 	}
 	switch {
@@ -94,8 +99,12 @@ func (o *farmOptions) openFarm(ctx context.Context, stdio IO, reg *drover.Regist
 		if target == "-" {
 			target = "" // netcmd.Dial: the state directory's client file
 		}
+		tf, err := o.tls.Files()
+		if err != nil {
+			return nil, err
+		}
 		r, err := netcmd.Dial(ctx, stdio, target, &fabric.ConnectOptions{
-			Name: "drover-session", Prefix: o.prefix, CredentialsFile: o.creds,
+			Name: "drover-session", Prefix: o.prefix, CredentialsFile: o.creds, TLS: tf,
 		})
 		if err != nil {
 			return nil, err

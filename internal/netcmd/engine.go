@@ -51,7 +51,7 @@ type engineOptions struct {
 	window        int
 	logLevel      string
 	wait          time.Duration
-	tls           tlsOptions
+	tls           TLSOptions
 }
 
 // minMaxMemory is the smallest --max-memory: below it, an engine process
@@ -144,7 +144,7 @@ SIZE) and ` + hardLimitDoc + `.`,
 	f.IntVar(&o.window, "window", engine.DefaultWindow, "task attempts the engine accepts at once (the controller's --window caps it too)")
 	f.Uint64Var(&o.stepBudget, "step-budget", 0, fmt.Sprintf("Starlark step budget of each run (0: the default, %d); tasks may set their own", engine.DefaultStepBudget))
 	f.DurationVar(&o.wait, "wait", 0, "how long to wait at start for the controller (its connection file, its servers) before failing (0: until stopped)")
-	o.tls.addFlags(f)
+	o.tls.AddFlags(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on standard error: debug, info, warn or error")
 	return cmd
 }
@@ -178,7 +178,7 @@ func (o *engineOptions) check(cmd *cobra.Command) error {
 	if _, err := newLogger(io.Discard, o.logLevel); err != nil {
 		return err
 	}
-	if err := o.tls.check(); err != nil {
+	if err := o.tls.Check(); err != nil {
 		return err
 	}
 	if fabric.IsURL(o.connect) {
@@ -350,7 +350,7 @@ func runEngine(parent context.Context, stdio IO, o *engineOptions) error {
 	if err != nil {
 		return failure(err)
 	}
-	tf, err := o.tls.files()
+	tf, err := o.tls.Files()
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ type clientOptions struct {
 	prefix  string
 	json    bool
 	timeout time.Duration
-	tls     tlsOptions
+	tls     TLSOptions
 }
 
 func (o *clientOptions) addFlags(cmd *cobra.Command) {
@@ -39,7 +39,7 @@ func (o *clientOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.prefix, "prefix", fabric.DefaultPrefix, "with NATS URLs: the controller's subject prefix")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the controller")
-	o.tls.addFlags(f)
+	o.tls.AddFlags(f)
 }
 
 // dial connects to the controller as a client.
@@ -53,10 +53,10 @@ func (o *clientOptions) dial(ctx context.Context, stdio IO) (*drover.Remote, err
 	if o.timeout <= 0 {
 		return nil, usage("--timeout %v: must be more than 0", o.timeout)
 	}
-	if err := o.tls.check(); err != nil {
+	if err := o.tls.Check(); err != nil {
 		return nil, err
 	}
-	tf, err := o.tls.files()
+	tf, err := o.tls.Files()
 	if err != nil {
 		return nil, err
 	}

@@ -8,31 +8,33 @@ import (
 	"github.com/drover-dev/drover/fabric"
 )
 
-// tlsOptions are the TLS flags of engines and clients: a client
+// TLSOptions are the TLS flags of engines and clients (also of drover shell
+// and drover run with --connect): a client
 // certificate (mutual TLS, for a controller started with
 // --tls-verify-clients) and the certificate authorities that signed the
 // server's certificate.
-type tlsOptions struct {
+type TLSOptions struct {
 	cert, key, ca string
 }
 
-func (t *tlsOptions) addFlags(f *pflag.FlagSet) {
+// AddFlags registers --tls-cert, --tls-key and --tls-ca on f.
+func (t *TLSOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&t.cert, "tls-cert", "", "client certificate (PEM), for a controller that verifies clients (--tls-verify-clients); overrides the connection file's")
 	f.StringVar(&t.key, "tls-key", "", "the key of --tls-cert (PEM)")
 	f.StringVar(&t.ca, "tls-ca", "", "certificate authorities (PEM) that signed the server's certificate (a tls:// URL to a private CA); overrides the connection file's")
 }
 
-// check validates the flags; its errors are usage errors.
-func (t *tlsOptions) check() error {
+// Check validates the flags; its errors are usage errors.
+func (t *TLSOptions) Check() error {
 	if (t.cert == "") != (t.key == "") {
 		return usage("--tls-cert and --tls-key go together")
 	}
 	return nil
 }
 
-// files returns the TLS files the flags name, with absolute paths, or nil
-// when none is given.
-func (t *tlsOptions) files() (*fabric.TLSFiles, error) {
+// Files returns the TLS files the flags name, with absolute paths, or nil
+// when none is given (for fabric.ConnectOptions.TLS).
+func (t *TLSOptions) Files() (*fabric.TLSFiles, error) {
 	if t.cert == "" && t.ca == "" {
 		return nil, nil
 	}
