@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/drover-dev/drover"
@@ -69,7 +70,13 @@ type BenchReport struct {
 	StringTaskRunWaitP99 float64 `json:"string_task_run_wait_p99_us"`
 	// Fleet: many in-process engines against one controller (nil with
 	// --fleet 0).
-	Fleet *FleetReport `json:"fleet,omitempty"`
+	// NATSRequestP50 is the floor under the round trips: a bare NATS
+	// request-reply between the client's TCP connection and the
+	// controller's in-process one, through the same server (µs). A
+	// blocking run needs two such hops (client-controller,
+	// controller-engine) plus the work.
+	NATSRequestP50 float64      `json:"nats_request_p50_us"`
+	Fleet          *FleetReport `json:"fleet,omitempty"`
 	// Queue: the controller's memory per queued task (nil with --queued
 	// 0).
 	Queue *QueueReport `json:"queue,omitempty"`
@@ -302,6 +309,9 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	}
 	rep.StringTaskP50, rep.StringTaskP99 = percentile(lat, 50), percentile(lat, 99)
 	rep.StringTaskRunWaitP50, rep.StringTaskRunWaitP99 = percentile(wlat, 50), percentile(wlat, 99)
+	if rep.NATSRequestP50, err = natsFloor(ctx, r.NATS(), fs.api.Conn, fs.prefix, o.samples); err != nil {
+		return fail("NATS request floor", err)
+	}
 	if o.fleet > 0 {
 		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
 			return fail("fleet", err)
@@ -568,6 +578,34 @@ func roundTrips(ctx context.Context, r *drover.Remote, n int, task func(i int) *
 	return lat, wlat, nil
 }
 
+// natsFloor measures n bare NATS request-replies from client (the bench's
+// client connection, over TCP) to a responder on server (the
+// controller's in-process API connection), on a subject of the control
+// API's namespace that the controller does not serve; it returns the p50
+// in µs.
+func natsFloor(ctx context.Context, client, server *nats.Conn, prefix string, n int) (float64, error) {
+	subject := prefix + ".api." + fabric.APIVersion + ".bench_floor"
+	sub, err := server.Subscribe(subject, func(m *nats.Msg) { _ = m.Respond(m.Data) })
+	if err != nil {
+		return 0, err
+	}
+	defer sub.Unsubscribe()
+	if err := server.Flush(); err != nil {
+		return 0, err
+	}
+	lat := make([]time.Duration, 0, n)
+	payload := []byte("x")
+	for range n {
+		start := time.Now()
+		if _, err := client.RequestWithContext(ctx, subject, payload); err != nil {
+			return 0, err
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return percentile(lat, 50), nil
+}
+
 // percentile returns the p-th percentile of sorted durations, in µs.
 func percentile(sorted []time.Duration, p int) float64 {
 	if len(sorted) == 0 {
@@ -603,6 +641,9 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	fmt.Fprintf(tw, "StringTask push/run/pull p99: run, blocking\t%s\t%s\n", micros(r.StringTaskRunWaitP99), none)
 	fmt.Fprintf(tw, "StringTask push/run/pull p50: run, then result\t%s\t%s\n", micros(r.StringTaskP50), none)
 	fmt.Fprintf(tw, "StringTask push/run/pull p99: run, then result\t%s\t%s\n", micros(r.StringTaskP99), none)
+	if r.NATSRequestP50 > 0 {
+		fmt.Fprintf(tw, "floor: one bare NATS request-reply p50 (a blocking run needs 2)\t%s\t%s\n", micros(r.NATSRequestP50), none)
+	}
 	if f := r.Fleet; f != nil {
 		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))
 		fmt.Fprintf(tw, "%s engines: throughput, %s trivial tasks\t%s\t%s\n", groupDigits(int64(f.Engines)), groupDigits(int64(f.Tasks)),
