@@ -81,6 +81,16 @@ type Config struct {
 	// error of kind InvalidArgument.
 	Depend DependCompiler
 
+	// Journal, when not nil, keeps the controller's state durable (package
+	// journal: in JetStream): Run returns an id only once the task is
+	// durable, results are written as tasks finish, and Start recovers the
+	// unfinished tasks (queued again, in id order), the id counter and the
+	// result counts; the results of tasks finished before a restart are
+	// read from the journal by Result, Poll and Results. With a journal,
+	// Run before Start is refused. nil (the default) keeps everything in
+	// memory.
+	Journal Journal
+
 	// Logger receives the controller's diagnostics (engines registering and
 	// leaving, messages that make no sense). Defaults to a logger that
 	// discards everything.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/drover-dev/drover/drovertype"
 	"github.com/drover-dev/drover/scheduler"
@@ -38,11 +39,19 @@ type Controller struct {
 	// every method, the loop, Start and Stop.
 	mu      sync.Mutex
 	nextID  drovertype.TaskID // the id the next Run takes
-	runs    []*task           // Run requests not yet taken by the loop
-	reqs    []request         // other requests not yet taken by the loop
-	started bool
-	closed  bool // Stop was called: no more requests
-	wake    chan struct{}
+	idLimit drovertype.TaskID // with a journal: ids below it are reserved
+	// idMu orders durable runs: held while the journal reserves ids and
+	// writes records, so that records and the loop's queue are in id order
+	// (taken before mu).
+	idMu sync.Mutex
+	// diskOK and diskFail count the results recovered from the journal
+	// that are not in the loop's memory (finished before a restart).
+	diskOK, diskFail int
+	runs             []*task   // Run requests not yet taken by the loop
+	reqs             []request // other requests not yet taken by the loop
+	started          bool
+	closed           bool // Stop was called: no more requests
+	wake             chan struct{}
 
 	stopCh   chan struct{} // closed by Stop: stop gracefully
 	hardCh   chan struct{} // closed by Stop when its ctx ends: stop now
@@ -105,6 +114,14 @@ func (c *Controller) Start(ctx context.Context) error {
 	case c.started:
 		return fmt.Errorf("start controller: already started")
 	}
+	if j := c.cfg.Journal; j != nil {
+		j.Notify(c.durable)
+		rec, err := j.Recover(ctx)
+		if err != nil {
+			return fmt.Errorf("start controller: %w", err)
+		}
+		c.restore(rec)
+	}
 	c.started = true
 	lctx, cancel := context.WithCancel(ctx)
 	msgs := make(chan []transport.FromEngine)
@@ -124,6 +141,33 @@ func (c *Controller) Start(ctx context.Context) error {
 		close(c.done)
 	}()
 	return nil
+}
+
+// restore takes the state a journal recovered, before the loop starts
+// (c.mu is held).
+func (c *Controller) restore(rec *Recovered) {
+	c.nextID, c.idLimit = rec.NextID, rec.NextID
+	c.diskOK, c.diskFail = rec.Succeeded, rec.Failed
+	l := c.l
+	// Attempt ids of this run must not match those of attempts engines
+	// still report from before the restart.
+	l.nextAttempt = transport.AttemptID(time.Now().UnixNano())
+	tasks := make([]*task, 0, len(rec.Tasks))
+	for _, rt := range rec.Tasks {
+		t, err := c.prepare(rt.Task)
+		if err != nil {
+			// Cannot be run any more (a depend compiler missing, say): it
+			// finishes with the error rather than vanish.
+			c.cfg.Logger.Warn("controller: recovered task refused", "task", rt.ID, "err", err)
+			te := drovertype.FromError(err)
+			c.cfg.Journal.Finished(rt.ID, nil, te, true)
+			c.diskFail++
+			continue
+		}
+		t.id = rt.ID
+		tasks = append(tasks, t)
+	}
+	l.restore(tasks)
 }
 
 // pump receives engine messages and hands them to the loop, one batch at a
@@ -183,6 +227,11 @@ func (c *Controller) Stop(ctx context.Context) error {
 	}
 	select {
 	case <-c.done:
+		if j := c.cfg.Journal; j != nil {
+			if err := j.Flush(ctx); err != nil {
+				return fmt.Errorf("stop controller: %w", err)
+			}
+		}
 		return nil
 	case <-ctx.Done():
 	}
@@ -258,6 +307,13 @@ func (c *Controller) Run(ctx context.Context, t *drovertype.Task) (drovertype.Ta
 	if err != nil {
 		return drovertype.NoTask, err
 	}
+	if c.cfg.Journal != nil {
+		ids, err := c.runDurable(ctx, []*task{rec})
+		if err != nil {
+			return drovertype.NoTask, fmt.Errorf("run: %w", err)
+		}
+		return ids[0], nil
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -273,6 +329,157 @@ func (c *Controller) Run(ctx context.Context, t *drovertype.Task) (drovertype.Ta
 	default:
 	}
 	return id, nil
+}
+
+// RunBatch queues copies of tasks as Run does, in order, and returns their
+// ids. Every task is validated first: if one is invalid, none is queued and
+// the error is a *BatchError with its index. With a journal, the tasks are written
+// together and RunBatch waits for them all to be durable; if the write
+// fails, none is queued and the error says why.
+func (c *Controller) RunBatch(ctx context.Context, tasks []*drovertype.Task) ([]drovertype.TaskID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	recs := make([]*task, len(tasks))
+	for i, t := range tasks {
+		rec, err := c.prepare(t)
+		if err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
+		recs[i] = rec
+	}
+	if c.cfg.Journal != nil {
+		ids, err := c.runDurable(ctx, recs)
+		if err != nil {
+			return ids, fmt.Errorf("run: %w", err)
+		}
+		return ids, nil
+	}
+	ids := make([]drovertype.TaskID, len(recs))
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("run: %w", errClosed)
+	}
+	for i, rec := range recs {
+		rec.id = c.nextID
+		c.nextID++
+		ids[i] = rec.id
+		c.runs = append(c.runs, rec)
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return ids, nil
+}
+
+// BatchError is RunBatch's error for an invalid task: none of the batch
+// was queued.
+type BatchError struct {
+	Index int   // the index of the first invalid task
+	Err   error // its error (from Run's validation)
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("task %d of the batch: %v", e.Index, e.Err) }
+
+// Unwrap returns the task's error.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// runDurable queues recs with the journal: ids are taken from the
+// reserved block, the records are written together (under c.mu, so that
+// the journal sees them in the order the loop does), and the tasks go to
+// the loop at once, while their records are being written; it then waits
+// for the write. If it fails, the tasks are forgotten (the loop drops
+// them, stopping an attempt already started) and no id is returned.
+func (c *Controller) runDurable(ctx context.Context, recs []*task) ([]drovertype.TaskID, error) {
+	j := c.cfg.Journal
+	data := make([][]byte, len(recs))
+	for i, rec := range recs {
+		b, err := j.EncodeTask(rec.def)
+		if err != nil {
+			if len(recs) > 1 {
+				err = fmt.Errorf("task %d of %d: %w", i, len(recs), err)
+			}
+			return nil, err
+		}
+		data[i] = b
+	}
+	// idMu keeps ids and records in order while the journal is called
+	// (it may block); c.mu is taken only to hand the tasks to the loop, so
+	// the loop never waits for the journal.
+	c.idMu.Lock()
+	c.mu.Lock()
+	var err error
+	switch {
+	case c.closed:
+		err = errClosed
+	case !c.started:
+		err = fmt.Errorf("controller not started (Start recovers its journal first)")
+	}
+	first, limit := c.nextID, c.idLimit
+	c.mu.Unlock()
+	end := first + drovertype.TaskID(len(recs))
+	if err == nil && end > limit {
+		if limit, err = j.ReserveIDs(ctx, end); err == nil {
+			c.mu.Lock()
+			c.idLimit = limit
+			c.mu.Unlock()
+		}
+	}
+	var wait Appended
+	if err == nil {
+		wait, err = j.AppendTasks(first, data)
+	}
+	if err != nil {
+		c.idMu.Unlock()
+		return nil, err
+	}
+	ids := make([]drovertype.TaskID, len(recs))
+	c.mu.Lock()
+	c.nextID = end // also if closed: the records may be durable
+	closed := c.closed
+	if !closed {
+		for i, rec := range recs {
+			rec.id = first + drovertype.TaskID(i)
+			ids[i] = rec.id
+			c.runs = append(c.runs, rec)
+		}
+	}
+	c.mu.Unlock()
+	c.idMu.Unlock()
+	if closed {
+		for id := first; id < end; id++ {
+			j.Forget(id)
+		}
+		return nil, errClosed
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	if err := wait.Wait(ctx); err != nil {
+		c.forget(ids)
+		return nil, err
+	}
+	return ids, nil
+}
+
+// durable tells the loop that the results of ids are durable (called by
+// the journal's goroutine).
+func (c *Controller) durable(ids []drovertype.TaskID) {
+	_ = c.enqueue(request{op: opDurable, ids: slices.Clone(ids)})
+}
+
+// forget drops tasks whose journal write failed: no client has their ids.
+func (c *Controller) forget(ids []drovertype.TaskID) {
+	for _, id := range ids {
+		c.cfg.Journal.Forget(id)
+	}
+	if err := c.enqueue(request{op: opForget, ids: ids}); err != nil {
+		c.cfg.Logger.Debug("controller: tasks not forgotten: controller closed", "tasks", len(ids))
+	}
 }
 
 // prepare validates and copies t and compiles its depend constraints.
@@ -393,7 +600,27 @@ func (c *Controller) Result(ctx context.Context, id drovertype.TaskID) (any, err
 	if err != nil {
 		return nil, fmt.Errorf("result: task %d: %w", id, err)
 	}
+	if resp.err != nil && c.cfg.Journal != nil && drovertype.KindOf(resp.err) == drovertype.NotFound {
+		if v, err, ok := c.fromJournal(ctx, "result", id); ok {
+			return v, err
+		}
+	}
 	return resp.value, resp.err
+}
+
+// fromJournal reads the result of a task the loop does not hold (finished
+// before a restart). ok is false when the journal has none.
+func (c *Controller) fromJournal(ctx context.Context, op string, id drovertype.TaskID) (any, error, bool) {
+	v, te, found, err := c.cfg.Journal.Result(ctx, id)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: task %d: %w", op, id, err), true
+	case !found:
+		return nil, nil, false
+	case te != nil:
+		return nil, te, true
+	}
+	return v, nil, true
 }
 
 // Poll returns task id's result if it has finished (done is true; value
@@ -404,6 +631,11 @@ func (c *Controller) Poll(ctx context.Context, id drovertype.TaskID) (value any,
 	resp, err := c.call(ctx, request{op: opPoll, id: id})
 	if err != nil {
 		return nil, false, fmt.Errorf("poll: task %d: %w", id, err)
+	}
+	if resp.err != nil && c.cfg.Journal != nil && drovertype.KindOf(resp.err) == drovertype.NotFound {
+		if v, err, ok := c.fromJournal(ctx, "poll", id); ok {
+			return v, true, err
+		}
 	}
 	return resp.value, resp.done, resp.err
 }
@@ -421,6 +653,15 @@ func (c *Controller) Results(ctx context.Context, ids []drovertype.TaskID) (valu
 	}
 	if resp.err != nil {
 		return nil, nil, fmt.Errorf("results: %w", resp.err)
+	}
+	if c.cfg.Journal != nil {
+		for i, e := range resp.errs {
+			if e != nil && drovertype.KindOf(e) == drovertype.NotFound {
+				if v, err, ok := c.fromJournal(ctx, "result", ids[i]); ok {
+					resp.values[i], resp.errs[i] = v, err
+				}
+			}
+		}
 	}
 	return resp.values, resp.errs, nil
 }
@@ -485,6 +726,15 @@ func (c *Controller) QueueStatus(ctx context.Context) (drovertype.QueueStatus, e
 	return resp.status, nil
 }
 
+// DiskCounts returns how many results of tasks finished before the last
+// restart the journal holds (and the loop does not), by outcome: part of
+// QueueCounts, not listed by QueueStatus. Zero without a journal.
+func (c *Controller) DiskCounts() (succeeded, failed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.diskOK, c.diskFail
+}
+
 // QueueCounts returns the numbers QueueStatus would list (the seed's
 // queue_status(verbose=False)), in O(1).
 func (c *Controller) QueueCounts(ctx context.Context) (drovertype.QueueCounts, error) {
@@ -492,6 +742,9 @@ func (c *Controller) QueueCounts(ctx context.Context) (drovertype.QueueCounts, e
 	if err != nil {
 		return drovertype.QueueCounts{}, fmt.Errorf("queue status: %w", err)
 	}
+	ok, failed := c.DiskCounts()
+	resp.counts.Succeeded += ok
+	resp.counts.Failed += failed
 	return resp.counts, nil
 }
 
@@ -507,6 +760,33 @@ func (c *Controller) Clear(ctx context.Context, ids ...drovertype.TaskID) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("clear: %w", err)
 	}
+	if j := c.cfg.Journal; j != nil {
+		// The results dropped from memory are on disk too; the missing ids
+		// may be results from before a restart, on disk only.
+		if _, _, err := j.Clear(ctx, resp.dropped); err != nil {
+			return resp.n, err
+		}
+		var missing []drovertype.TaskID
+		for _, id := range resp.missing {
+			ok, failed, err := j.Clear(ctx, []drovertype.TaskID{id})
+			if err != nil {
+				return resp.n, err
+			}
+			if ok+failed == 0 {
+				missing = append(missing, id)
+				continue
+			}
+			resp.n++
+			c.mu.Lock()
+			c.diskOK = max(0, c.diskOK-ok)
+			c.diskFail = max(0, c.diskFail-failed)
+			c.mu.Unlock()
+		}
+		if len(missing) == 0 {
+			return resp.n, nil
+		}
+		return resp.n, fmt.Errorf("clear: %w", drovertype.NewClearNotFound(resp.n, missing))
+	}
 	if resp.err != nil {
 		return resp.n, fmt.Errorf("clear: %w", resp.err)
 	}
@@ -519,6 +799,15 @@ func (c *Controller) ClearAll(ctx context.Context) (int, error) {
 	resp, err := c.call(ctx, request{op: opClearAll})
 	if err != nil {
 		return 0, fmt.Errorf("clear: %w", err)
+	}
+	if j := c.cfg.Journal; j != nil {
+		if err := j.ClearAll(ctx); err != nil {
+			return resp.n, err
+		}
+		c.mu.Lock()
+		resp.n += c.diskOK + c.diskFail
+		c.diskOK, c.diskFail = 0, 0
+		c.mu.Unlock()
 	}
 	return resp.n, nil
 }

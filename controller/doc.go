@@ -55,6 +55,23 @@
 //     Props of outcomes and call replies, and Props messages; a change
 //     does not trigger scheduling (hence Spin), as in the seed.
 //
+// # Durability (Config.Journal)
+//
+// With a journal (package journal: JetStream), Run returns an id only once
+// the task is durable (RunBatch writes a whole batch at once); a task is
+// handed to the loop while its record is being written, and dropped again
+// (its attempt cancelled) if the write fails. Results are written by the
+// journal as tasks finish, and Result, Poll, Results and Barrier answer
+// for a task only once its result is durable, so no client sees a result a
+// crash could lose. Start recovers the id counter (ids are reserved in
+// blocks: a restart skips the rest of a block), the unfinished tasks
+// (queued again in id order, with their retries and recovery chain from
+// the start: an attempt running at the crash is run again, and the first
+// result written is kept), and the counts of results on disk (part of
+// QueueCounts; QueueStatus lists only the tasks finished since the
+// restart). The results of tasks finished before a restart are read from
+// the journal, and Clear and ClearAll delete them there too.
+//
 // # Where drover differs from the seed
 //
 //   - Abort of a running task sends Cancel: the attempt is really stopped

@@ -300,7 +300,7 @@ func (s *sim) step() {
 		s.turn("spin", func() { s.l.distribute() })
 	case n < 96:
 		ids := []drovertype.TaskID{s.anyID(), s.anyID()}
-		s.turn(fmt.Sprintf("clear %v", ids), func() { _, _ = s.l.clear(ids) })
+		s.turn(fmt.Sprintf("clear %v", ids), func() { _, _, _ = s.l.clear(ids) })
 	default:
 		s.turn("status", func() {
 			st := s.l.status()

@@ -207,7 +207,7 @@ func (l *loop) serve(r *request) {
 		switch {
 		case t == nil:
 			r.reply <- response{err: fmt.Errorf("poll: %w", drovertype.NewNotRegistered(r.id))}
-		case t.state == drovertype.Finished:
+		case l.done(t):
 			r.reply <- response{value: t.value, err: t.err, done: true}
 		default:
 			r.reply <- response{}
@@ -225,8 +225,12 @@ func (l *loop) serve(r *request) {
 			Pending: l.assigned, Scheduled: l.sched.NumTasks(), Succeeded: l.nsucceeded, Failed: l.nfailed,
 		}}
 	case opClear:
-		n, err := l.clear(r.ids)
-		r.reply <- response{n: n, err: err}
+		n, dropped, missing := l.clear(r.ids)
+		resp := response{n: n, dropped: dropped, missing: missing}
+		if len(missing) > 0 {
+			resp.err = drovertype.NewClearNotFound(n, missing)
+		}
+		r.reply <- resp
 	case opClearAll:
 		n := 0
 		for _, t := range l.tasks {
@@ -236,6 +240,17 @@ func (l *loop) serve(r *request) {
 			}
 		}
 		r.reply <- response{n: n}
+	case opForget:
+		for _, id := range r.ids {
+			l.forget(id)
+		}
+	case opDurable:
+		for _, id := range r.ids {
+			if t := l.get(id); t != nil && t.unsaved {
+				t.unsaved = false
+				l.wake(t)
+			}
+		}
 	case opEngines:
 		r.reply <- response{engines: l.engineInfos()}
 	case opWaitEngines, opWaitAddr:
@@ -283,14 +298,65 @@ func (l *loop) drop(t *task) {
 
 // runTask registers and queues a new task (the seed's run).
 func (l *loop) runTask(t *task) {
-	if want := l.base + drovertype.TaskID(len(l.tasks)); t.id != want {
-		// Cannot happen: ids are taken in inbox order.
-		l.log.Error("controller: task id out of order", "task", t.id, "want", want)
+	if !l.place(t) {
 		return
 	}
-	l.tasks = append(l.tasks, t)
 	t.grp = l.groupFor(t)
 	l.enqueue(t)
+}
+
+// place puts t in the task table. Ids come in increasing order; with a
+// journal they may skip some (ids reserved before a restart, or whose
+// write failed): those stay unknown here.
+func (l *loop) place(t *task) bool {
+	want := l.base + drovertype.TaskID(len(l.tasks))
+	switch {
+	case len(l.tasks) == 0 && t.id >= l.base:
+		l.base = t.id
+	case t.id > want && l.cfg.Journal != nil:
+		l.tasks = append(l.tasks, make([]*task, t.id-want)...)
+	case t.id != want:
+		// Cannot happen: ids are taken in inbox order.
+		l.log.Error("controller: task id out of order", "task", t.id, "want", want)
+		return false
+	}
+	l.tasks = append(l.tasks, t)
+	return true
+}
+
+// restore queues the unfinished tasks a journal recovered (in id order),
+// before the loop runs.
+func (l *loop) restore(tasks []*task) {
+	for _, t := range tasks {
+		if l.place(t) {
+			t.grp = l.groupFor(t)
+			t.state = drovertype.Queued
+			l.schedAdd(t)
+		}
+	}
+	l.idleDirty = true
+}
+
+// forget drops a task whose journal write failed (no client has its id):
+// at once if it is queued or finished, when its attempt ends if it is
+// running (the attempt is cancelled).
+func (l *loop) forget(id drovertype.TaskID) {
+	t := l.get(id)
+	switch {
+	case t == nil:
+	case t.state == drovertype.Finished:
+		l.drop(t)
+	case t.state == drovertype.Queued:
+		t.forget = true
+		l.sched.RemoveTask(id)
+		l.finish(t, nil, drovertype.NewAborted(id), true)
+	default:
+		t.forget = true
+		if !t.aborting {
+			t.aborting = true
+			l.send(t.eng, transport.ToEngine{Cancel: &transport.Cancel{Attempt: t.attempt, Kind: drovertype.TaskAborted}})
+		}
+	}
 }
 
 // enqueue queues t (new, retry, recovery task or handed back) and runs
@@ -616,7 +682,8 @@ func (l *loop) finishFailed(t *task, e *engine, val any, terr *drovertype.TaskEr
 	l.finish(t, tr, nil, true)
 }
 
-// finish stores t's result and wakes its waiters.
+// finish stores t's result (and hands it to the journal) and wakes its
+// waiters.
 func (l *loop) finish(t *task, val any, err error, failed bool) {
 	t.state = drovertype.Finished
 	t.value, t.err, t.failed = val, err, failed
@@ -625,8 +692,30 @@ func (l *loop) finish(t *task, val any, err error, failed bool) {
 	} else {
 		l.nsucceeded++
 	}
+	if j := l.cfg.Journal; j != nil && !t.forget {
+		var te *drovertype.TaskError
+		if err != nil {
+			te = drovertype.FromError(err)
+		}
+		j.Finished(t.id, val, te, failed)
+		t.unsaved = true
+	}
 	l.releaseGroup(t.grp)
 	t.grp, t.def, t.deps, t.aborting = nil, nil, nil, false
+	if !t.unsaved {
+		l.wake(t)
+	}
+	if t.forget {
+		l.drop(t)
+	}
+}
+
+// done reports whether t is finished and its result may be given out:
+// with a journal, once it is durable.
+func (l *loop) done(t *task) bool { return t.state == drovertype.Finished && !t.unsaved }
+
+// wake answers the requests waiting for t.
+func (l *loop) wake(t *task) {
 	ws := t.waiters
 	t.waiters = nil
 	for _, b := range ws {
@@ -700,13 +789,13 @@ func (l *loop) wait(r *request) {
 		case t == nil:
 			r.reply <- response{err: fmt.Errorf("result: %w", drovertype.NewNotRegistered(r.ids[0]))}
 			return
-		case t.state == drovertype.Finished:
+		case l.done(t):
 			r.reply <- response{value: t.value, err: t.err, done: true}
 			return
 		}
 	}
 	for _, id := range r.ids {
-		if t := l.get(id); t != nil && t.state != drovertype.Finished {
+		if t := l.get(id); t != nil && !l.done(t) {
 			b.left++
 			t.waiters = appendWaiter(t.waiters, b)
 		}
@@ -737,7 +826,7 @@ func (l *loop) complete(b *barrier) {
 	var resp response
 	switch b.mode {
 	case waitOne:
-		if t := l.get(b.ids[0]); t != nil && t.state == drovertype.Finished {
+		if t := l.get(b.ids[0]); t != nil && l.done(t) {
 			resp = response{value: t.value, err: t.err, done: true}
 		} else {
 			resp.err = fmt.Errorf("result: %w", drovertype.NewNotRegistered(b.ids[0]))
@@ -746,7 +835,7 @@ func (l *loop) complete(b *barrier) {
 		resp.values = make([]any, len(b.ids))
 		resp.errs = make([]error, len(b.ids))
 		for i, id := range b.ids {
-			if t := l.get(id); t != nil && t.state == drovertype.Finished {
+			if t := l.get(id); t != nil && l.done(t) {
 				resp.values[i], resp.errs[i] = t.value, t.err
 			} else {
 				resp.errs[i] = drovertype.NewNotRegistered(id)
@@ -780,21 +869,17 @@ func (l *loop) status() drovertype.QueueStatus {
 	return st
 }
 
-func (l *loop) clear(ids []drovertype.TaskID) (int, error) {
-	n := 0
-	var missing []drovertype.TaskID
+func (l *loop) clear(ids []drovertype.TaskID) (n int, dropped, missing []drovertype.TaskID) {
 	for _, id := range ids {
 		if t := l.get(id); t != nil && t.state == drovertype.Finished {
 			l.drop(t)
 			n++
+			dropped = append(dropped, id)
 		} else {
 			missing = append(missing, id)
 		}
 	}
-	if len(missing) > 0 {
-		return n, drovertype.NewClearNotFound(n, missing)
-	}
-	return n, nil
+	return n, dropped, missing
 }
 
 // ---- engines ----

@@ -32,6 +32,8 @@ const (
 	opWaitEngines
 	opWaitAddr
 	opCall
+	opForget
+	opDurable
 )
 
 // waitMode says what an opWait request waits for and answers.
@@ -75,6 +77,8 @@ type response struct {
 	n       int
 	values  []any
 	errs    []error
+	dropped []drovertype.TaskID // opClear: the ids dropped
+	missing []drovertype.TaskID // opClear: the ids not dropped
 	status  drovertype.QueueStatus
 	counts  drovertype.QueueCounts
 	engines []drovertype.EngineInfo
@@ -98,7 +102,13 @@ type task struct {
 	// finishes TaskAborted when the attempt ends.
 	aborting bool
 	// failed: finished with a failure (queue status).
-	failed  bool
+	failed bool
+	// forget: its journal write failed: drop it when it finishes, with no
+	// result written.
+	forget bool
+	// unsaved: finished, its result handed to the journal and not durable
+	// yet: waiters are answered (and Poll says done) once it is.
+	unsaved bool
 	grp     *group // eligibility of def; nil: any engine
 	attempt transport.AttemptID
 	eng     *engine // engine running the attempt, while Pending

@@ -1,0 +1,51 @@
+// Package journal keeps a drover controller's state durable in NATS
+// JetStream (file storage), so that a controller restarted on the same
+// store loses no accepted task and no result, never reuses a task id, and
+// keeps one result per task. A *Journal implements controller.Journal:
+// hand it to controller.Config.Journal. A *Lease elects one leader among
+// controllers started on the same prefix (a standby waits for it).
+//
+// # What is kept, and how (prefix P; stream names: P with dots as "_")
+//
+//   - Accepted tasks, stream P_tasks: one message per Run or RunBatch call
+//     (subject P.j.t.<first id>, the tasks' CBOR records framed in one
+//     payload, split when over the NATS payload limit), written before Run
+//     returns the ids. When every task of a message has its result durable
+//     (or was forgotten), a tombstone with a per-message TTL (1 s)
+//     replaces it (one message per subject), so a restart reads only the
+//     messages with unfinished tasks and the tombstones of the last second:
+//     its cost follows the unfinished work, not the history.
+//   - Results, stream P_results (direct get allowed): one message per task,
+//     subject P.j.r.s.<id> (succeeded) or P.j.r.f.<id> (failed), written
+//     with an expected last sequence of 0 over P.j.r.*.<id>: a second
+//     result for an id, of either outcome, is refused; the first one is
+//     kept. Kept until cleared (a purge of the subject: the space is freed)
+//     or dropped by the stream limits (Config.MaxAge, Config.MaxResults).
+//     The counts by outcome after a restart are the server's counts of the
+//     two subject spaces (a filtered consumer's pending count), not a scan.
+//   - Ids, P.j.m.ids in P_tasks: the first id never reserved, written (with
+//     an expected last sequence, so two controllers cannot take the same
+//     block) before any id of a block of Config.IDBlock is handed out.
+//   - Metadata, P.j.m.meta in P_tasks: the format version and the prefix; a
+//     store whose streams exist without it, or with another prefix or a
+//     newer format, is refused (ErrForeign). CheckDir checks a store
+//     directory before a server is started on it (ErrStoreDir).
+//
+// # Writing
+//
+// Task messages are published asynchronously, in id order, and Run waits
+// for their acknowledgement. Results are encoded and written by the
+// journal's own goroutine as plain NATS publishes (JetStream still checks
+// their expected sequence), each group followed by a barrier message
+// (P.j.r.b.barrier) that is acknowledged: JetStream numbers the messages
+// it stores consecutively and only the journal writes to P_results, so
+// when the barrier's sequence is the previous barrier's plus the group's
+// size plus one, every result of the group is stored; otherwise each one
+// is looked up. Only then are the tasks reported durable (the controller
+// answers Result for a task only from then on) and their task messages
+// tombstoned.
+//
+// Recover reads the id reservation, the live task messages, looks up the
+// results of their tasks (a task whose result is on disk finished just
+// before a crash: it is not queued again) and the counts.
+package journal
