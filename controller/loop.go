@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/drover-dev/drover/drovertype"
@@ -1154,18 +1155,4 @@ func (l *loop) flush(ctx context.Context) {
 	l.dirty = l.dirty[:0]
 }
 
-func itoa(n int64) string {
-	if n < 0 {
-		return "-" + itoa(-n)
-	}
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
-}
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
