@@ -155,11 +155,14 @@ func (c *Callout) handle(m *nats.Msg) {
 		c.refuse(m, req, "cannot sign the response: "+err.Error())
 		return
 	}
+	// Counted before the response: the connection may be up (and a test
+	// may look at Counts) as soon as the server has it.
+	c.authorized.Add(1)
 	if err := m.Respond([]byte(tok)); err != nil {
+		c.authorized.Add(^uint64(0)) // not authorized after all
 		c.log.Warn("auth callout: cannot respond", "err", err)
 		return
 	}
-	c.authorized.Add(1)
 	c.log.Debug("auth callout: authorized", "role", role, "key", key, "host", req.ClientInformation.Host, "name", req.ConnectOptions.Name)
 }
 
