@@ -17,7 +17,7 @@ import (
 // rowsFarm serves a farm with the Go functions echo (returns its
 // argument) and boom (fails), and returns a typed client that has asked
 // the controller's version.
-func rowsFarm(t *testing.T) (*harness, *controlapi.Client) {
+func rowsFarm(t testing.TB) (*harness, *controlapi.Client) {
 	t.Helper()
 	reg := drovertest.Registry(t, map[string]drover.Func{
 		"echo": func(_ context.Context, args []any, _ map[string]any) (any, error) { return args[0], nil },

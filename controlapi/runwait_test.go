@@ -2,7 +2,9 @@ package controlapi_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/drover-dev/drover"
 	"github.com/drover-dev/drover/controlapi"
@@ -81,4 +83,28 @@ func TestRunWait(t *testing.T) {
 			t.Errorf("%s: refused task has an id: %s", tt.name, r.raw)
 		}
 	}
+}
+
+// BenchmarkRunWait: one run_wait request at a time (client over loopback
+// TCP, controller with an in-process engine): the control API's part of a
+// blocking run's round trip. Waiting requests are served by parked
+// workers, whose stacks are grown already.
+func BenchmarkRunWait(b *testing.B) {
+	_, c := rowsFarm(b)
+	ctx := b.Context()
+	t, err := controlapi.EncodeTask(&drovertype.Task{Kind: drovertype.MapTask, FuncName: "echo", Args: []any{int64(1)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, o, err := c.RunWait(ctx, t); err != nil || o.Error != nil {
+			b.Fatalf("RunWait: %v, %+v", err, o)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 }

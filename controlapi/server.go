@@ -10,11 +10,13 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/drover-dev/drover/controller"
 	"github.com/drover-dev/drover/drovertype"
 	"github.com/drover-dev/drover/fabric"
 	"github.com/drover-dev/drover/transport"
@@ -37,6 +39,12 @@ type Farm interface {
 	ClearAll(ctx context.Context) (int, error)
 	Engines(ctx context.Context) ([]drovertype.EngineInfo, error)
 	Call(ctx context.Context, id drovertype.EngineID, call transport.Call) (any, error)
+}
+
+// BatchFarm is a Farm that queues many tasks in one call (as
+// *controller.Controller does): submit uses it when the farm has it.
+type BatchFarm interface {
+	RunBatch(ctx context.Context, tasks []*drovertype.Task) ([]drovertype.TaskID, error)
 }
 
 // Defaults of Config's fields.
@@ -65,6 +73,10 @@ type Config struct {
 	Prefix string
 	// ControllerID is reported by info and in the service's metadata.
 	ControllerID string
+	// Durability says where the controller keeps accepted tasks and
+	// results, for info (drover status): "" means in memory; else a text
+	// such as "journal at /var/lib/drover/jetstream".
+	Durability string
 	// MaxWait defaults to DefaultMaxWait.
 	MaxWait time.Duration
 	// MaxCallWait defaults to DefaultMaxCallWait.
@@ -93,10 +105,11 @@ type Config struct {
 // P.api.v1.<op>. Create it with New, then Start it; Stop it when done. A
 // Server is safe for concurrent use.
 //
-// Requests that wait (result, barrier, engine_call) are served each on a
-// goroutine of their own, at most MaxWaiters at once; the others on the
-// endpoint's subscription, in arrival order (so a client's submits keep
-// their order). Every request gets a reply unless its reply subject is
+// Requests that wait (result, barrier, engine_call, run_wait) are served
+// each on a goroutine of their own (a worker, which stays parked for the
+// next such request once done, up to maxIdleWorkers of them, until Stop),
+// at most MaxWaiters at once; the others on the endpoint's subscription,
+// in arrival order (so a client's submits keep their order). Every request gets a reply unless its reply subject is
 // missing or not under ReplyPrefix; a malformed or hostile request gets an
 // error reply (kind InvalidArgument), a panic in a handler an Internal one.
 type Server struct {
@@ -106,6 +119,10 @@ type Server struct {
 	subj fabric.Subjects
 
 	sem chan struct{} // waiting requests
+	// jobs hands a waiting request to an idle worker (unbuffered: the
+	// send succeeds only when one is parked on it).
+	jobs chan waitJob
+	idle atomic.Int32 // workers parked on jobs, or about to be
 
 	mu      sync.Mutex
 	svc     micro.Service
@@ -113,7 +130,23 @@ type Server struct {
 	cancel  context.CancelFunc
 	started bool
 	stopped bool
-	wg      sync.WaitGroup // waiting requests' goroutines
+	wg      sync.WaitGroup // workers serving waiting requests
+}
+
+// maxIdleWorkers is how many workers of waiting requests stay parked once
+// their request is served, waiting for the next one until Stop. A request
+// served on a fresh goroutine pays for growing its stack (decoding and
+// encoding JSON need more than a new goroutine's): about 10 µs, a good
+// part of a blocking run's round trip, which a parked worker's stack,
+// grown already, saves.
+const maxIdleWorkers = 16
+
+// waitJob is a waiting request for a worker.
+type waitJob struct {
+	r    detached
+	data []byte
+	op   string
+	h    handler
 }
 
 // New returns a server of farm's control API on nc (a connection of the
@@ -161,7 +194,7 @@ func New(nc *nats.Conn, farm Farm, cfg *Config) (*Server, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{nc: nc, farm: farm, cfg: c, subj: subj, sem: make(chan struct{}, c.MaxWaiters)}, nil
+	return &Server{nc: nc, farm: farm, cfg: c, subj: subj, sem: make(chan struct{}, c.MaxWaiters), jobs: make(chan waitJob)}, nil
 }
 
 // Start adds the micro service and its endpoints. Cancelling ctx ends the
@@ -356,15 +389,40 @@ func (s *Server) endpoint(op string, wait bool, h handler) micro.Handler {
 				fmt.Sprintf("%s: %d requests are waiting already (Config.MaxWaiters)", op, s.cfg.MaxWaiters)))
 			return
 		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		d, data := detached{nc: s.nc, reply: reply}, r.Data()
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.serve(d, data, op, h)
-		}()
+		j := waitJob{r: detached{nc: s.nc, reply: reply}, data: r.Data(), op: op, h: h}
+		select {
+		case s.jobs <- j: // an idle worker takes it
+			s.mu.Unlock()
+		default:
+			s.wg.Add(1)
+			ctx := s.ctx
+			s.mu.Unlock()
+			go s.worker(ctx, j)
+		}
 	})
+}
+
+// worker serves waiting requests, j first, then those handed to it while
+// it is parked, until ctx (the server's) ends; it does not park when
+// maxIdleWorkers are parked already.
+func (s *Server) worker(ctx context.Context, j waitJob) {
+	defer s.wg.Done()
+	for {
+		s.serve(j.r, j.data, j.op, j.h)
+		j = waitJob{}
+		<-s.sem
+		if s.idle.Add(1) > maxIdleWorkers {
+			s.idle.Add(-1)
+			return
+		}
+		select {
+		case j = <-s.jobs:
+			s.idle.Add(-1)
+		case <-ctx.Done():
+			s.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // serve runs h for a request and replies.
@@ -547,6 +605,21 @@ func (s *Server) submit(ctx context.Context, data []byte) (response, error) {
 	}
 	qctx, cancel := quick(ctx)
 	defer cancel()
+	if bf, ok := s.farm.(BatchFarm); ok {
+		// One call: the controller validates them all first (none is queued
+		// if one is invalid), and with a journal writes them together.
+		ids, err := bf.RunBatch(qctx, tasks)
+		if err != nil {
+			var be *controller.BatchError
+			if errors.As(err, &be) {
+				resp.Failed = &be.Index
+				return resp, closedIfStopped(ctx, be.Err)
+			}
+			return resp, closedIfStopped(ctx, err)
+		}
+		resp.IDs = ids
+		return resp, nil
+	}
 	resp.IDs = make([]drovertype.TaskID, 0, len(tasks))
 	for i, t := range tasks {
 		id, err := s.farm.Run(qctx, t)
@@ -907,6 +980,7 @@ func (s *Server) info(ctx context.Context, data []byte) (response, error) {
 		Service: ServiceName, Version: Version, API: fabric.APIVersion, ControllerID: s.cfg.ControllerID,
 		Prefix: s.subj.Prefix(), MaxPayload: s.nc.MaxPayload(),
 		MaxWaitMS: int64(s.cfg.MaxWait / time.Millisecond), MaxCallWaitMS: int64(s.cfg.MaxCallWait / time.Millisecond),
+		Durable: s.cfg.Durability != "", Durability: s.cfg.Durability,
 	}
 	if err := decode(OpInfo, data, &struct{}{}); err != nil {
 		return resp, err

@@ -30,7 +30,7 @@ type harness struct {
 
 // serve starts a farm, an embedded server and the control API over farm
 // (wrapped by wrap, if not nil), and connects a client.
-func serve(t *testing.T, cfg *drover.Config, scfg *embedded.Config, acfg *controlapi.Config, wrap func(controlapi.Farm) controlapi.Farm) *harness {
+func serve(t testing.TB, cfg *drover.Config, scfg *embedded.Config, acfg *controlapi.Config, wrap func(controlapi.Farm) controlapi.Farm) *harness {
 	t.Helper()
 	h := &harness{farm: drovertest.NewFarm(t, cfg)}
 	var sc embedded.Config

@@ -610,8 +610,13 @@ type InfoResponse struct {
 	// MaxWaitMS caps the waits of result and barrier.
 	MaxWaitMS int64 `json:"max_wait_ms"`
 	// MaxCallWaitMS caps the wait of engine_call.
-	MaxCallWaitMS int64  `json:"max_call_wait_ms"`
-	Error         *Error `json:"error,omitempty"`
+	MaxCallWaitMS int64 `json:"max_call_wait_ms"`
+	// Durable says whether accepted tasks and results survive a restart
+	// of the controller; Durability says where they are kept (empty: in
+	// memory). Controllers before 1.2 leave both out.
+	Durable    bool   `json:"durable,omitempty"`
+	Durability string `json:"durability,omitempty"`
+	Error      *Error `json:"error,omitempty"`
 }
 
 // EncodeCall converts an engine call for the wire.

@@ -75,12 +75,22 @@ type BenchReport struct {
 	// controller's in-process one, through the same server (µs). A
 	// blocking run needs two such hops (client-controller,
 	// controller-engine) plus the work.
-	NATSRequestP50 float64      `json:"nats_request_p50_us"`
+	NATSRequestP50 float64 `json:"nats_request_p50_us"`
+	// NATSProcessP50 is the floor under the controller-engine hop: a bare
+	// NATS request-reply between the controller's transport connection
+	// (in-process) and a plain responder in another process on loopback
+	// TCP (as an engine process is), through the same server (µs). It
+	// costs more than NATSRequestP50, which stays within one process: the
+	// other process must be woken (by the operating system) each way.
+	NATSProcessP50 float64      `json:"nats_process_p50_us"`
 	Fleet          *FleetReport `json:"fleet,omitempty"`
 	// Queue: the controller's memory per queued task (nil with --queued
 	// 0).
 	Queue *QueueReport `json:"queue,omitempty"`
 	Peers []Peer       `json:"peers"`
+	// Durability says where the controller kept results: "durable: ..."
+	// with --durable (bench_durable.go), else in memory.
+	Durability string `json:"durability"`
 }
 
 // FleetReport is the fleet measurement of drover bench: Engines engines
@@ -119,6 +129,12 @@ type benchOptions struct {
 	queued   int
 	json     bool
 	logLevel string
+	durable  bool // bench_durable.go
+	// echo (hidden) makes the command the responder of the NATS floor
+	// between processes: it connects with the controller file echo and
+	// answers on echoSubject until its standard input closes.
+	echo        string
+	echoSubject string
 }
 
 // Bench returns the drover bench command.
@@ -141,6 +157,10 @@ loopback TCP (drover.Dial):
     result);
   - string task: push, run and pull of a StringTask ("y = x + 1"), one at a
     time (p50, p99), the same two ways;
+  - floors under the round trips: a bare NATS request-reply (p50) from
+    the client to the controller (both in this process), and from the
+    controller to a plain responder in another process (a blocking run
+    makes one of each: its engine is another process);
   - fleet: --fleet engines in this process (each with a connection of its
     own to another embedded NATS server) registered with one controller,
     and a Map of 20 trivial tasks per engine: registration time,
@@ -150,10 +170,15 @@ loopback TCP (drover.Dial):
 
 It prints a table with the figures of other task farms measured on the
 same machine with the same work (ipyparallel, Dask, Celery, asynq), or
-JSON with --json.`,
+JSON with --json.
+
+` + benchDurableDoc,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()
+			if o.echo != "" {
+				return runEchoResponder(cmd.Context(), stdio, o.echo, o.echoSubject)
+			}
 			switch {
 			case o.tasks < 1:
 				return usage("--tasks %d: want at least 1", o.tasks)
@@ -168,6 +193,7 @@ JSON with --json.`,
 			case o.queued < 0:
 				return usage("--queued %d: want 0 (skip) or more", o.queued)
 			}
+			o.applyDurable(cmd)
 			rep, err := runBench(cmd, stdio, &o)
 			if err != nil {
 				return err
@@ -186,7 +212,12 @@ JSON with --json.`,
 	f.IntVar(&o.fleet, "fleet", 1000, "number of in-process engines of the fleet measurement (0: skip it)")
 	f.IntVar(&o.queued, "queued", 100000, "number of tasks queued for the memory measurement (0: skip it)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVar(&o.durable, "durable", false, "measure a durable controller (a journal in JetStream, file storage in the temporary directory)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
+	f.StringVar(&o.echo, "echo-responder", "", "")
+	f.StringVar(&o.echoSubject, "echo-subject", "", "")
+	_ = f.MarkHidden("echo-responder")
+	_ = f.MarkHidden("echo-subject")
 	return cmd
 }
 
@@ -212,7 +243,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	defer os.RemoveAll(dir)
 
 	copts := &controllerOptions{listen: "127.0.0.1:0", data: dir, prefix: fabric.DefaultPrefix, scheduler: "fifo", window: o.window,
-		failurePenalty: controller.DefaultFailurePenalty, idleTimeout: controller.DefaultIdleTimeout}
+		failurePenalty: controller.DefaultFailurePenalty, idleTimeout: controller.DefaultIdleTimeout, durable: o.durable}
 	fs, err := startEmbedded(ctx, copts, log)
 	if err != nil {
 		return nil, failure(err)
@@ -263,7 +294,8 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 		return nil, failure(fmt.Errorf("bench: %w", err))
 	}
 	defer r.Close(context.Background())
-	rep = &BenchReport{Engines: o.engines, Window: o.window, Tasks: o.tasks, Samples: o.samples, Peers: Peers}
+	rep = &BenchReport{Engines: o.engines, Window: o.window, Tasks: o.tasks, Samples: o.samples, Peers: Peers,
+		Durability: durabilityText(cs.durability)}
 	fail := func(what string, err error) (*BenchReport, error) {
 		return nil, failure(fmt.Errorf("bench: %s: %w", what, err))
 	}
@@ -311,6 +343,9 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	rep.StringTaskRunWaitP50, rep.StringTaskRunWaitP99 = percentile(wlat, 50), percentile(wlat, 99)
 	if rep.NATSRequestP50, err = natsFloor(ctx, r.NATS(), fs.api.Conn, fs.prefix, o.samples); err != nil {
 		return fail("NATS request floor", err)
+	}
+	if rep.NATSProcessP50, err = natsProcessFloor(ctx, stdio, exe, strings.Fields(cmd.CommandPath())[1:], fs, o.samples); err != nil {
+		return fail("NATS floor between processes", err)
 	}
 	if o.fleet > 0 {
 		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
@@ -606,6 +641,106 @@ func natsFloor(ctx context.Context, client, server *nats.Conn, prefix string, n 
 	return percentile(lat, 50), nil
 }
 
+// natsProcessFloor measures n bare NATS request-replies between the
+// controller's transport connection and a responder in another process
+// (this command, re-executed with --echo-responder: a TCP connection of
+// the controller's user answering on a subject of its own), and returns
+// their p50 in µs. A blocking run's controller-engine hop costs at least
+// that: it crosses between processes both ways, as this does.
+func natsProcessFloor(ctx context.Context, stdio IO, exe string, benchPath []string, fs *fabricSetup, n int) (p50 float64, err error) {
+	subject := fs.prefix + ".bench.echo." + nats.NewInbox()[len(nats.InboxPrefix):]
+	c := exec.Command(exe, append(benchPath, "--echo-responder", fs.files[fabric.RoleController], "--echo-subject", subject)...)
+	c.Env = stdio.Environ()
+	c.Stderr = stdio.Err
+	dieWithParent(c)
+	in, err := c.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Start(); err != nil {
+		return 0, fmt.Errorf("start the responder process: %w", err)
+	}
+	defer func() {
+		_ = in.Close() // the responder's cue to exit
+		if werr := c.Wait(); werr != nil {
+			err = errors.Join(err, fmt.Errorf("responder process: %w", werr))
+		}
+	}()
+	// The responder writes nothing else on its standard output: the
+	// reader ends with that line (or when the process dies).
+	ready := make(chan error, 1)
+	go func() {
+		line := make([]byte, len(echoReady))
+		_, rerr := io.ReadFull(out, line)
+		if rerr == nil && string(line) != echoReady {
+			rerr = fmt.Errorf("responder process said %q", line)
+		}
+		ready <- rerr
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case err := <-ready:
+		if err != nil {
+			return 0, fmt.Errorf("responder process: %w", err)
+		}
+	case <-wctx.Done():
+		_ = c.Process.Kill()
+		<-ready
+		return 0, fmt.Errorf("waiting for the responder process: %w", wctx.Err())
+	}
+	nc := fs.transport.Conn
+	lat := make([]time.Duration, 0, n)
+	payload := []byte("x")
+	for range n {
+		start := time.Now()
+		if _, err := nc.RequestWithContext(ctx, subject, payload); err != nil {
+			return 0, err
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return percentile(lat, 50), nil
+}
+
+// echoReady is what the responder of natsProcessFloor prints once it
+// answers.
+const echoReady = "ready\n"
+
+// runEchoResponder is drover bench --echo-responder: it connects with the
+// controller's connection file (ctx bounds the connecting), answers every
+// request on subject with its own data, and returns when its standard
+// input closes.
+func runEchoResponder(ctx context.Context, stdio IO, file, subject string) error {
+	if subject == "" {
+		return usage("--echo-responder needs --echo-subject")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := fabric.Connect(ctx, file, fabric.RoleController, &fabric.ConnectOptions{Name: "drover-bench-echo"})
+	if err != nil {
+		return failure(fmt.Errorf("bench: echo responder: %w", err))
+	}
+	defer conn.Close()
+	sub, err := conn.Conn.Subscribe(subject, func(m *nats.Msg) { _ = m.Respond(m.Data) })
+	if err != nil {
+		return failure(fmt.Errorf("bench: echo responder: subscribe to %s: %w", subject, err))
+	}
+	defer sub.Unsubscribe()
+	if err := conn.Conn.FlushWithContext(ctx); err != nil {
+		return failure(fmt.Errorf("bench: echo responder: %w", err))
+	}
+	if _, err := io.WriteString(stdio.Out, echoReady); err != nil {
+		return failure(fmt.Errorf("bench: echo responder: %w", err))
+	}
+	_, _ = io.Copy(io.Discard, stdio.In) // until the parent closes it
+	return nil
+}
+
 // percentile returns the p-th percentile of sorted durations, in µs.
 func percentile(sorted []time.Duration, p int) float64 {
 	if len(sorted) == 0 {
@@ -617,6 +752,7 @@ func percentile(sorted []time.Duration, p int) float64 {
 
 func writeBench(w io.Writer, r *BenchReport) error {
 	fmt.Fprintf(w, "drover bench: controller with embedded NATS on loopback, %d engine processes, window %d\n\n", r.Engines, r.Window)
+	writeBenchDurability(w, r)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "\tdrover\t"
 	for _, p := range r.Peers {
@@ -643,6 +779,9 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	fmt.Fprintf(tw, "StringTask push/run/pull p99: run, then result\t%s\t%s\n", micros(r.StringTaskP99), none)
 	if r.NATSRequestP50 > 0 {
 		fmt.Fprintf(tw, "floor: one bare NATS request-reply p50 (a blocking run needs 2)\t%s\t%s\n", micros(r.NATSRequestP50), none)
+	}
+	if r.NATSProcessP50 > 0 {
+		fmt.Fprintf(tw, "floor: bare NATS request-reply p50, controller to another process\t%s\t%s\n", micros(r.NATSProcessP50), none)
 	}
 	if f := r.Fleet; f != nil {
 		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))

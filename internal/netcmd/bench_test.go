@@ -40,7 +40,8 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("bench --json: %v\n%s", err, out.String())
 	}
 	if rep.Engines != 2 || rep.Tasks != 2000 || rep.Samples != 50 || rep.TasksPerSecond <= 0 ||
-		rep.RoundTripP50 <= 0 || rep.RoundTripP99 < rep.RoundTripP50 || rep.StringTaskP50 <= 0 || len(rep.Peers) != 4 {
+		rep.RoundTripP50 <= 0 || rep.RoundTripP99 < rep.RoundTripP50 || rep.StringTaskP50 <= 0 || len(rep.Peers) != 4 ||
+		rep.NATSRequestP50 <= 0 || rep.NATSProcessP50 <= 0 {
 		t.Errorf("bench report %+v", rep)
 	}
 	if f := rep.Fleet; f == nil || f.Engines != 20 || f.Tasks != 400 || f.TasksPerSecond <= 0 || f.MinPerEngine > f.MaxPerEngine || f.MaxPerEngine < 20 {
@@ -54,10 +55,26 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"throughput, 2,000 trivial tasks", "ipyparallel", "5.45 ms", "5,273/s", "StringTask push/run/pull p50",
-		"20 engines: tasks per engine, min-max", "controller memory per queued task (2,000)"} {
+		"20 engines: tasks per engine, min-max", "controller memory per queued task (2,000)",
+		"floor: bare NATS request-reply p50, controller to another process"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table does not say %q:\n%s", want, tab.String())
 		}
+	}
+}
+
+// TestBenchEchoResponder: the hidden responder mode of the NATS floor
+// between processes wants its subject, and a connection file that exists.
+func TestBenchEchoResponder(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "drover-controller.json")
+	_, err := runCmd(t, "bench", "--echo-responder", file)
+	if ExitCode(err) != ExitUsage || err == nil || !strings.Contains(err.Error(), "--echo-responder needs --echo-subject") {
+		t.Errorf("without --echo-subject: %v (status %d); want a usage error", err, ExitCode(err))
+	}
+	_, err = runCmd(t, "bench", "--echo-responder", file, "--echo-subject", "drover.bench.echo.x")
+	if ExitCode(err) != ExitFailure || err == nil || !strings.Contains(err.Error(), "echo responder") || !strings.Contains(err.Error(), file) {
+		t.Errorf("missing connection file: %v (status %d); want a failure naming it", err, ExitCode(err))
 	}
 }
 

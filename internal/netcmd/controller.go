@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/drover-dev/drover/controlapi"
 	"github.com/drover-dev/drover/controller"
 	"github.com/drover-dev/drover/fabric"
 	"github.com/drover-dev/drover/fabric/embedded"
+	"github.com/drover-dev/drover/journal"
 	"github.com/drover-dev/drover/scheduler"
 	"github.com/drover-dev/drover/script"
 	"github.com/drover-dev/drover/transport/natstransport"
@@ -51,6 +53,12 @@ type controllerOptions struct {
 	tlsCA            string
 	tlsVerifyClients bool
 	logLevel         string
+	// durable: keep accepted tasks and results in JetStream (resolved by
+	// check: --durable if given, else --data given without --nats).
+	durable       bool
+	resultsMaxAge time.Duration
+	resultsMax    int64
+	replicas      int
 }
 
 // DefaultWindow is drover controller's --window: how many attempts it
@@ -92,7 +100,30 @@ the operator's credentials (--creds; --engine-creds and --client-creds for
 what the engine and client files hold). drover then enforces nothing: the
 server's permissions for those credentials apply.
 
-Results are kept in memory: they are lost when the controller stops.
+Durability: with --data given explicitly, the controller keeps what it
+accepted in a journal (NATS JetStream, file storage in DATA/jetstream):
+accepted tasks, the id counter and results survive a crash or kill -9 of
+the controller. A controller restarted on the same --data queues the
+unfinished tasks again (a task running at the crash runs again; only one
+result is kept) and never reuses an id; "drover run" gets an id only once
+its task is on disk. Without --data (drover's state directory), results are
+kept in memory and lost when the controller stops, as the ready line and
+drover status say. --durable and --durable=false override that choice.
+Results are kept until cleared, or until --results-max-age or
+--results-max drops the oldest (default: no limit). A data directory
+whose journal is unusable (not a directory, not writable, not a drover
+journal, a newer drover's) is refused at start with a message naming it.
+
+With --nats, the journal lives in the NATS system's JetStream (the
+servers' storage, not --data, which then holds only the connection files),
+so durability is asked for with --durable (the servers must have JetStream
+enabled for the controller's account). On a cluster the streams have 3
+replicas (--replicas), and the controller may be restarted on another
+machine. A second controller started with --durable on the same prefix
+waits as a standby (it serves nothing) until the first one stops or dies,
+then takes over (a lease in a JetStream key-value bucket, 5 s without
+refresh). A controller that loses its lease (NATS unreachable for that
+long, another controller took over) stops at once with exit status 1.
 
 The controller runs until SIGINT or SIGTERM; it then stops dispatching,
 waits up to --stop-timeout for the running attempts, and asks its engines
@@ -112,7 +143,7 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.StringVar(&o.creds, "creds", "", "with --nats: the controller's credentials file (a .creds file, an nkey seed or a token; mode 0600)")
 	f.StringVar(&o.engineCreds, "engine-creds", "", "with --nats: the credentials file written in the engine connection file (default: --creds)")
 	f.StringVar(&o.clientCreds, "client-creds", "", "with --nats: the credentials file written in the client connection file (default: --creds)")
-	f.StringVar(&o.data, "data", "", "directory of the connection files (default: drover's state directory)")
+	f.StringVar(&o.data, "data", "", "directory of the connection files (default: drover's state directory); given explicitly, without --nats: a durable controller, its journal in DIR/jetstream")
 	f.StringVar(&o.prefix, "prefix", fabric.DefaultPrefix, "NATS subject prefix (one controller per prefix)")
 	f.StringVar(&o.scheduler, "scheduler", "fifo", "task scheduling order: fifo (oldest task first) or lifo (newest first)")
 	f.IntVar(&o.window, "window", DefaultWindow, "task attempts handed to an engine at once (1: exactly IPython's scheduling order)")
@@ -124,6 +155,10 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.StringVar(&o.tlsCA, "tls-ca", "", "the certificate authorities (PEM) that signed the server's certificate; written into the connection files")
 	f.BoolVar(&o.tlsVerifyClients, "tls-verify-clients", false, "require a certificate signed by --tls-ca from every engine and client (mutual TLS)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on standard error: debug, info, warn or error")
+	f.BoolVar(&o.durable, "durable", false, "keep accepted tasks and results in a JetStream journal (default: on when --data is given, without --nats)")
+	f.DurationVar(&o.resultsMaxAge, "results-max-age", 0, "durable: drop results older than this (0: no age limit)")
+	f.Int64Var(&o.resultsMax, "results-max", 0, "durable: keep at most this many results, dropping the oldest (0: no limit)")
+	f.IntVar(&o.replicas, "replicas", 0, "with --nats --durable: the journal's replica count (default: 3 on a cluster, else 1)")
 	_ = cmd.RegisterFlagCompletionFunc("scheduler", cobra.FixedCompletions([]string{"fifo", "lifo"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -150,6 +185,9 @@ func (o *controllerOptions) check(cmd *cobra.Command) error {
 	if _, err := fabric.NewSubjects(o.prefix); err != nil {
 		return usage("--prefix %q: %v", o.prefix, err)
 	}
+	if err := o.checkDurable(cmd); err != nil {
+		return err
+	}
 	if o.nats == "" {
 		for _, name := range []string{"creds", "engine-creds", "client-creds"} {
 			if cmd.Flags().Changed(name) {
@@ -165,6 +203,33 @@ func (o *controllerOptions) check(cmd *cobra.Command) error {
 	}
 	if !fabric.IsURL(o.nats) {
 		return usage("--nats %q: want NATS URLs (nats://host:port, tls://..., comma-separated)", o.nats)
+	}
+	return nil
+}
+
+// checkDurable resolves o.durable and checks the flags that go with it.
+func (o *controllerOptions) checkDurable(cmd *cobra.Command) error {
+	changed := cmd.Flags().Changed
+	if !changed("durable") {
+		o.durable = o.nats == "" && changed("data")
+	}
+	switch {
+	case o.resultsMaxAge < 0:
+		return usage("--results-max-age %v: must not be negative", o.resultsMaxAge)
+	case o.resultsMax < 0:
+		return usage("--results-max %d: must not be negative", o.resultsMax)
+	case o.replicas < 0 || o.replicas > 5:
+		return usage("--replicas %d: want 1 to 5", o.replicas)
+	}
+	if !o.durable {
+		for _, name := range []string{"results-max-age", "results-max", "replicas"} {
+			if changed(name) {
+				return usage("--%s is for a durable controller (--data, or --durable)", name)
+			}
+		}
+	}
+	if o.nats == "" && changed("replicas") {
+		return usage("--replicas is for --nats (the embedded server keeps 1 copy)")
 	}
 	return nil
 }
@@ -201,6 +266,15 @@ type fabricSetup struct {
 	api       *fabric.Conn
 	embedded  bool
 	close     func() error
+	// journal, when not nil, makes the controller durable: startControl
+	// opens the journal with it on journalConn (a connection of its own),
+	// and stop closes it. durability says where it is (for drover status;
+	// default: the journal's Where).
+	journal     *journal.Config
+	journalConn *fabric.Conn
+	durability  string
+	// replicas: with --nats, the lease's replica count.
+	replicas int
 }
 
 func runController(parent context.Context, stdio IO, o *controllerOptions) error {
@@ -234,8 +308,25 @@ func runController(parent context.Context, stdio IO, o *controllerOptions) error
 
 // serveController runs the controller and the control API on fs until ctx
 // ends, then stops them: it waits up to o.stopTimeout for the running
-// attempts, or until now is closed (a second Ctrl-C).
-func serveController(ctx context.Context, now <-chan struct{}, out io.Writer, o *controllerOptions, fs *fabricSetup, log *slog.Logger) error {
+// attempts, or until now is closed (a second Ctrl-C). With --nats and a
+// journal, it first waits for the lease of the prefix (a standby serves
+// nothing), and stops at once when it loses it.
+func serveController(ctx context.Context, now <-chan struct{}, out io.Writer, o *controllerOptions, fs *fabricSetup, log *slog.Logger) (err error) {
+	lost := context.Background() // never done without a lease
+	if fs.journal != nil && !fs.embedded {
+		lease, lctx, err := acquireLease(ctx, out, fs, log)
+		if err != nil || lease == nil {
+			return err // nil: stopped while a standby
+		}
+		lost = lctx
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if rerr := lease.Release(rctx); rerr != nil && lost.Err() == nil {
+				err = errors.Join(err, failure(fmt.Errorf("controller: release the lease: %w", rerr)))
+			}
+		}()
+	}
 	cs, err := startControl(fs, o.config(log), log)
 	if err != nil {
 		return failure(err)
@@ -248,11 +339,21 @@ func serveController(ctx context.Context, now <-chan struct{}, out io.Writer, o 
 	fmt.Fprintf(out, "  nats:    %s (%s, prefix %s)\n", strings.Join(fs.urls, ","), where, fs.prefix)
 	fmt.Fprintf(out, "  engines: drover engine --connect %s\n", fs.files[fabric.RoleEngine])
 	fmt.Fprintf(out, "  clients: drover status --connect %s\n", fs.files[fabric.RoleClient])
-	fmt.Fprintf(out, "  results: %s\n", Durability)
+	fmt.Fprintf(out, "  results: %s\n", durabilityText(cs.durability))
 	log.Info("controller: ready", "id", fs.id, "urls", fs.urls, "prefix", fs.prefix,
-		"scheduler", o.scheduler, "window", o.window)
+		"scheduler", o.scheduler, "window", o.window, "results", durabilityText(cs.durability))
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-lost.Done():
+		// Fail stop: another controller may serve the prefix already.
+		log.Error("controller: lost the lease of the prefix: stopping at once", "prefix", fs.prefix, "cause", context.Cause(lost))
+		closed := make(chan struct{})
+		close(closed)
+		_ = cs.stopWhen(o.stopTimeout, closed, log)
+		fmt.Fprintf(out, "drover controller %s stopped: lost the lease\n", fs.id)
+		return failure(fmt.Errorf("controller: lost the lease of prefix %q (NATS unreachable for longer than the lease, or another controller took over): stopped at once; start it again to wait as a standby", fs.prefix))
+	}
 	log.Info("controller: stopping (Ctrl-C again: stop at once)", "cause", context.Cause(ctx), "stop_timeout", o.stopTimeout)
 	err = cs.stopWhen(o.stopTimeout, now, log)
 	fmt.Fprintf(out, "drover controller %s stopped\n", fs.id)
@@ -262,18 +363,118 @@ func serveController(ctx context.Context, now <-chan struct{}, out io.Writer, o 
 	return nil
 }
 
+// StandbyLine starts the line drover controller --nats --durable prints
+// on its standard output while another controller holds the lease of its
+// prefix: "drover controller standby: <id> waiting for the lease of prefix
+// <prefix> (held by <holder>)".
+const StandbyLine = "drover controller standby:"
+
+// acquireLease waits for the lease of fs's prefix. It returns a nil lease
+// (and no error) when ctx ends first.
+func acquireLease(ctx context.Context, out io.Writer, fs *fabricSetup, log *slog.Logger) (*journal.Lease, context.Context, error) {
+	host, _ := os.Hostname()
+	holder := fs.id + "@" + host
+	lease, err := journal.OpenLease(ctx, fs.journalConn.Conn, &journal.LeaseConfig{Prefix: fs.prefix, Holder: holder, Replicas: fs.replicas, Logger: log})
+	if err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return nil, nil, failure(fmt.Errorf("controller: --durable: the NATS server at %s has no JetStream for the controller's account (enable it there, or drop --durable to keep results in memory): %w",
+				strings.Join(fs.urls, ","), err))
+		}
+		return nil, nil, failure(fmt.Errorf("controller: %w", err))
+	}
+	if h, err := lease.Holder(ctx); err == nil && h != "" {
+		fmt.Fprintf(out, "%s %s waiting for the lease of prefix %s (held by %s)\n", StandbyLine, fs.id, fs.prefix, h)
+		log.Info("controller: standby: another controller holds the lease of the prefix; waiting for it", "prefix", fs.prefix, "holder", h)
+	}
+	lctx, err := lease.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("controller: stopped while a standby")
+			return nil, nil, nil
+		}
+		return nil, nil, failure(fmt.Errorf("controller: acquire the lease of prefix %q: %w", fs.prefix, err))
+	}
+	log.Info("controller: holds the lease of the prefix", "prefix", fs.prefix, "holder", holder)
+	return lease, lctx, nil
+}
+
+// InMemory is what drover controller and drover status say of a
+// controller that keeps results in memory.
+const InMemory = "in memory: results are lost when the controller stops"
+
+// Durability is InMemory (kept for callers of the earlier constant).
+const Durability = InMemory
+
+// durabilityText is what drover controller and drover status say about
+// where results are kept: where is the journal's place ("" in memory).
+func durabilityText(where string) string {
+	if where == "" {
+		return InMemory
+	}
+	return "durable: " + where
+}
+
+// loggedJournal is a journal that logs what the controller recovers from
+// it at start.
+type loggedJournal struct {
+	*journal.Journal
+	log *slog.Logger
+}
+
+// RecoveredLine is the message of the log line of a durable controller
+// that recovered its state at start.
+const RecoveredLine = "controller: recovered from the journal"
+
+func (l loggedJournal) Recover(ctx context.Context) (*controller.Recovered, error) {
+	began := time.Now()
+	rec, err := l.Journal.Recover(ctx)
+	if err == nil {
+		l.log.Info(RecoveredLine, "where", l.Where(), "unfinished", len(rec.Tasks), "next_id", rec.NextID,
+			"succeeded", rec.Succeeded, "failed", rec.Failed, "took", time.Since(began).Round(time.Microsecond))
+	}
+	return rec, err
+}
+
 // control is a running controller with its transport end and control API.
 type control struct {
 	ctl *controller.Controller
 	api *controlapi.Server
 	end *natstransport.ControllerEnd
+	// jnl is the controller's journal (nil: in memory); durability says
+	// where it is ("" in memory).
+	jnl        *journal.Journal
+	durability string
 }
 
 // startControl starts the controller on fs's transport connection and its
-// control API on fs's API connection.
+// control API on fs's API connection; with fs.journal, the controller
+// keeps its state in a journal on fs.journalConn (it recovers what the
+// journal holds before it serves).
 func startControl(fs *fabricSetup, cfg *controller.Config, log *slog.Logger) (*control, error) {
+	var j *journal.Journal
+	durability := ""
+	if fs.journal != nil {
+		var err error
+		if j, err = journal.Open(context.Background(), fs.journalConn.Conn, fs.journal); err != nil {
+			if fs.journal.Dir != "" {
+				return nil, fmt.Errorf("controller: the journal in %s cannot be used (give another --data, or remove that directory to start afresh; it holds the results): %w", fs.journal.Dir, err)
+			}
+			return nil, fmt.Errorf("controller: %w", err)
+		}
+		cfg.Journal = loggedJournal{j, log}
+		durability = fs.durability
+		if durability == "" {
+			durability = j.Where()
+		}
+	}
+	closeJournal := func() {
+		if j != nil {
+			_ = j.Close(context.Background())
+		}
+	}
 	end, err := natstransport.NewControllerEnd(context.Background(), fs.transport.Conn, &natstransport.Config{Prefix: fs.prefix, Logger: log})
 	if err != nil {
+		closeJournal()
 		return nil, fmt.Errorf("controller: %w", err)
 	}
 	ctl, err := controller.New(end, cfg)
@@ -282,18 +483,20 @@ func startControl(fs *fabricSetup, cfg *controller.Config, log *slog.Logger) (*c
 	}
 	if err != nil {
 		_ = end.Close()
+		closeJournal()
 		return nil, fmt.Errorf("controller: %w", err)
 	}
-	api, err := controlapi.New(fs.api.Conn, ctl, &controlapi.Config{Prefix: fs.prefix, ControllerID: fs.id, Logger: log})
+	api, err := controlapi.New(fs.api.Conn, ctl, &controlapi.Config{Prefix: fs.prefix, ControllerID: fs.id, Durability: durability, Logger: log})
 	if err == nil {
 		err = api.Start(context.Background())
 	}
 	if err != nil {
 		_ = ctl.Stop(context.Background())
 		_ = end.Close()
+		closeJournal()
 		return nil, fmt.Errorf("controller: %w", err)
 	}
-	return &control{ctl: ctl, api: api, end: end}, nil
+	return &control{ctl: ctl, api: api, end: end, jnl: j, durability: durability}, nil
 }
 
 // stop stops the controller (waiting up to timeout for the running
@@ -330,16 +533,54 @@ func (c *control) stopWhen(timeout time.Duration, now <-chan struct{}, log *slog
 	if err := c.end.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.jnl != nil {
+		// The controller flushed what it had; Close writes what is left
+		// (at once: abandoned, after a second Ctrl-C or a lost lease).
+		jctx, jcancel := context.WithTimeout(context.Background(), journal.DefaultWriteTimeout)
+		atOnce := isClosed(now)
+		if atOnce {
+			jcancel()
+		}
+		if err := c.jnl.Close(jctx); err != nil {
+			if atOnce && errors.Is(err, context.Canceled) {
+				log.Warn("controller: journal writes abandoned (stopped at once): the tasks whose results were not written run again after a restart", "err", err)
+			} else {
+				errs = append(errs, err)
+			}
+		}
+		jcancel()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("controller: stop: %w", err)
 	}
 	return nil
 }
 
+// isClosed says whether ch (nil: never) is closed.
+func isClosed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // startEmbedded starts the embedded NATS server and the controller's
 // connections to it.
 func startEmbedded(ctx context.Context, o *controllerOptions, log *slog.Logger) (*fabricSetup, error) {
 	cfg := &embedded.Config{Listen: o.listen, Advertise: o.advertise, DataDir: o.data, Prefix: o.prefix, Logger: log}
+	if o.durable {
+		// The server's own failure on a bad store directory is a fatal
+		// log line that does not name it: check it first.
+		cfg.JetStream, cfg.StoreDir = true, filepath.Join(o.data, "jetstream")
+		if err := journal.CheckDir(cfg.StoreDir); err != nil {
+			return nil, fmt.Errorf("controller: --data %s: %w", o.data, err)
+		}
+	}
 	if o.tlsCert != "" {
 		cfg.TLS = &embedded.TLSConfig{Cert: o.tlsCert, Key: o.tlsKey, CA: o.tlsCA, VerifyClients: o.tlsVerifyClients}
 	}
@@ -360,14 +601,28 @@ func startEmbedded(ctx context.Context, o *controllerOptions, log *slog.Logger) 
 	for _, r := range []fabric.Role{fabric.RoleController, fabric.RoleEngine, fabric.RoleClient} {
 		files[r] = srv.File(r)
 	}
-	return &fabricSetup{
+	fs := &fabricSetup{
 		id: srv.ID(), prefix: srv.Prefix(), urls: srv.URLs(), files: files,
 		transport: conn, api: srv.Conn(), embedded: true,
-		close: func() error {
+	}
+	if o.durable {
+		jc, err := srv.ConnectController(ctx, &fabric.ConnectOptions{Name: "drover-controller-" + srv.ID() + "-journal", Logger: log})
+		if err != nil {
 			conn.Close()
-			return srv.Shutdown(context.Background())
-		},
-	}, nil
+			_ = srv.Shutdown(context.Background())
+			return nil, fmt.Errorf("controller: %w", err)
+		}
+		fs.journalConn = jc
+		fs.journal = &journal.Config{Prefix: srv.Prefix(), Dir: cfg.StoreDir, MaxAge: o.resultsMaxAge, MaxResults: o.resultsMax, Logger: log}
+	}
+	fs.close = func() error {
+		if fs.journalConn != nil {
+			fs.journalConn.Close()
+		}
+		conn.Close()
+		return srv.Shutdown(context.Background())
+	}
+	return fs, nil
 }
 
 // joinNATS connects the controller to an external NATS server with the
@@ -423,13 +678,31 @@ func joinNATS(ctx context.Context, o *controllerOptions, log *slog.Logger) (fs *
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
-	if info, err := probe.Info(ctx); err == nil {
+	if info, err := probe.Info(ctx); err == nil && !(o.durable && info.Durable) {
 		return nil, fmt.Errorf("controller: another drover controller (%s) already serves prefix %q on %s: stop it, or give this one another --prefix",
 			info.ControllerID, o.prefix, o.nats)
 	}
 	tr, err := connect("transport")
 	if err != nil {
 		return nil, err
+	}
+	var jc *fabric.Conn
+	var jcfg *journal.Config
+	replicas := o.replicas
+	durability := ""
+	if o.durable {
+		if jc, err = connect("journal"); err != nil {
+			return nil, err
+		}
+		if replicas == 0 {
+			replicas = 1
+			if jc.Conn.ConnectedClusterName() != "" {
+				replicas = 3
+			}
+		}
+		jcfg = &journal.Config{Prefix: o.prefix, Replicas: replicas, MaxAge: o.resultsMaxAge, MaxResults: o.resultsMax, Logger: log}
+		durability = fmt.Sprintf("journal in the JetStream of %s (prefix %s, %d %s)", strings.Join(api.File.URLs, ","), o.prefix, replicas,
+			map[bool]string{true: "replica", false: "replicas"}[replicas == 1])
 	}
 	files := map[fabric.Role]string{}
 	for _, r := range []struct {
@@ -468,7 +741,11 @@ func joinNATS(ctx context.Context, o *controllerOptions, log *slog.Logger) (fs *
 	}
 	return &fabricSetup{
 		id: id, prefix: o.prefix, urls: api.File.URLs, files: files, transport: tr, api: api,
+		journal: jcfg, journalConn: jc, durability: durability, replicas: replicas,
 		close: func() error {
+			if jc != nil {
+				jc.Close()
+			}
 			tr.Close()
 			api.Close()
 			return unlock()

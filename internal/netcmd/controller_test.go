@@ -14,7 +14,8 @@ import (
 )
 
 // TestControllerCommand: the controller starts an embedded server, writes
-// private connection files, says where they are, serves the control API
+// private connection files, says where they are (and that --data makes it
+// durable), serves the control API
 // (a client dials it), refuses a second controller on its data directory,
 // and stops when its ctx ends.
 func TestControllerCommand(t *testing.T) {
@@ -37,8 +38,10 @@ func TestControllerCommand(t *testing.T) {
 			t.Errorf("%s: mode %v, want 0600", path, fi.Mode().Perm())
 		}
 	}
+	p.out.wait(t, ctx, "results line", prefixed("  results: ")) // the last of the ready lines
 	out := p.out.String()
-	for _, want := range []string{filepath.Join(dir, "drover-engine.json"), filepath.Join(dir, "drover-client.json"), "results are lost when the controller stops"} {
+	for _, want := range []string{filepath.Join(dir, "drover-engine.json"), filepath.Join(dir, "drover-client.json"),
+		"results: durable: journal at " + filepath.Join(dir, "jetstream")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
@@ -89,6 +92,11 @@ func TestControllerUsage(t *testing.T) {
 		{[]string{"--nats", "nats://localhost:4222", "--listen", ":0"}, "--listen"},
 		{[]string{"--prefix", "a b"}, "--prefix"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--results-max-age", "-1s"}, "--results-max-age"},
+		{[]string{"--results-max", "-1"}, "--results-max"},
+		{[]string{"--durable=false", "--results-max", "10"}, "--results-max"},
+		{[]string{"--replicas", "3"}, "--replicas"},
+		{[]string{"--nats", "nats://localhost:4222", "--replicas", "3"}, "--replicas"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()

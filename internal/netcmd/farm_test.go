@@ -127,7 +127,8 @@ func TestEngineCommandsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"0 pending, 0 scheduled, 1000 succeeded, 0 failed", "engines:   2 (0 busy)", Durability,
+	for _, want := range []string{"0 pending, 0 scheduled, 1000 succeeded, 0 failed", "engines:   2 (0 busy)",
+		"durable: journal at " + filepath.Join(dir, "jetstream"),
 		`gpu=true site="lab"`, "e2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("drover status does not say %q:\n%s", want, out)
@@ -142,7 +143,7 @@ func TestEngineCommandsInProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
-	if rep.Durable || rep.Tasks.Succeeded != 1000 || len(rep.Engines) != 2 || rep.Engines[0].ID != 0 {
+	if !rep.Durable || rep.Tasks.Succeeded != 1000 || len(rep.Engines) != 2 || rep.Engines[0].ID != 0 {
 		t.Errorf("status --json = %+v", rep)
 	}
 	out, err = runCmd(t, "engines", "--connect", cliFile, "--json")

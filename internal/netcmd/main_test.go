@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 // testFunctions are the built-in functions plus, for process tests,
 // announce(tag, seconds): it prints "ANNOUNCE <tag> <pid>" on standard
 // output (so that a test knows which engine process runs the task), then
-// sleeps (stopped by abort), and returns tag.
+// sleeps (stopped by abort), and returns tag; and slowecho(x, seconds).
 func testFunctions() *drover.Registry {
 	reg := BuiltinFunctions()
 	sleep, _ := reg.Lookup("sleep")
@@ -47,6 +47,17 @@ func testFunctions() *drover.Registry {
 			return nil, fmt.Errorf("announce: want tag and seconds")
 		}
 		fmt.Printf("%s %v %d\n", announceLine, args[0], os.Getpid())
+		if _, err := sleep(ctx, args[1:], nil); err != nil {
+			return nil, err
+		}
+		return args[0], nil
+	})
+	// slowecho(x, seconds): sleeps, then returns x (durable_test.go: tasks
+	// that are still queued or running when the controller is killed).
+	reg.MustRegister("slowecho", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		if len(args) != 2 {
+			return nil, fmt.Errorf("slowecho: want x and seconds")
+		}
 		if _, err := sleep(ctx, args[1:], nil); err != nil {
 			return nil, err
 		}

@@ -19,9 +19,6 @@ import (
 	"github.com/drover-dev/drover/fabric"
 )
 
-// Durability is what drover status says about where results are kept.
-const Durability = "in memory: results are lost when the controller stops"
-
 // clientOptions are the flags of the client commands (status, engines).
 type clientOptions struct {
 	connect string
@@ -124,7 +121,9 @@ func Status(stdio IO) *cobra.Command {
 		Long: `drover status asks the controller (over NATS, with the client connection
 file) for its queue (tasks pending on engines, scheduled, succeeded, failed)
 and its engines (id, name, properties, the task each is running), and says
-where results are kept (in memory: they are lost when the controller stops).
+where the controller keeps accepted tasks and results: "durable: <where>"
+(a journal: they survive a restart of the controller), or "in memory:
+results are lost when the controller stops".
 
 ` + clientTLSDoc,
 		Args: cobra.NoArgs,
@@ -148,7 +147,8 @@ where results are kept (in memory: they are lost when the controller stops).
 			info := r.Info()
 			rep := StatusReport{
 				ControllerID: info.ControllerID, Prefix: info.Prefix, Service: info.Service, Version: info.Version,
-				Durability: Durability, Tasks: counts, Engines: sortEngines(engines),
+				Durable: info.Durable || info.Durability != "", Durability: durabilityText(info.Durability),
+				Tasks: counts, Engines: sortEngines(engines),
 			}
 			if o.json {
 				return writeJSON(stdio.Out, rep)
