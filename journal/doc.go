@@ -23,6 +23,22 @@
 //     or dropped by the stream limits (Config.MaxAge, Config.MaxResults).
 //     The counts by outcome after a restart are the server's counts of the
 //     two subject spaces (a filtered consumer's pending count), not a scan.
+//   - Results over the NATS payload limit, object store P_objects (stream
+//     OBJ_P_objects; its objects expire after Config.MaxAge, like the
+//     results; replicas as the streams'): the encoded result is written as
+//     object r.<id>.<random suffix>, then an empty record on the task's
+//     result subject (header Drover-Object naming the object), with the
+//     same first-result-wins condition; if that record is refused (the
+//     task has a result already) the object is deleted. Result reads the
+//     object back; Clear deletes it (and its deletion marker) after the
+//     record, ClearAll purges the bucket; such results are counted like
+//     any other. Recover deletes the objects no record points to (a crash
+//     between the object and its record, or a record dropped by
+//     Config.MaxResults). A result over Config.MaxObject (64 MiB by
+//     default) is written as a failure ResultTooLarge, and one the object
+//     store refuses (storage full, ...) as a failure ResultNotStored, each
+//     saying why: the controller still serves the value from memory until
+//     a restart, and no result is lost silently.
 //   - Ids, P.j.m.ids in P_tasks: the first id never reserved, written (with
 //     an expected last sequence, so two controllers cannot take the same
 //     block) before any id of a block of Config.IDBlock is handed out.

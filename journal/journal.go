@@ -78,6 +78,11 @@ type Config struct {
 	// WriteTimeout bounds the wait for one write's acknowledgement.
 	// Defaults to DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// MaxObject is the largest encoded result the journal keeps in its
+	// object store (results over the NATS payload limit go there); a
+	// larger one is kept as a failure ResultTooLarge that says so.
+	// Defaults to DefaultMaxObject.
+	MaxObject int
 	// Dir names where the journal lives (the JetStream store directory),
 	// for messages and Where. Optional.
 	Dir string
@@ -86,8 +91,8 @@ type Config struct {
 }
 
 // Journal is drover's durable controller state in JetStream: it
-// implements controller.Journal. Two streams, named after the prefix P
-// (dots become underscores):
+// implements controller.Journal. Two streams and an object store, named
+// after the prefix P (dots become underscores):
 //
 //   - P_tasks, subjects P.j.t.<id> (one record per subject): the accepted
 //     task's definition (CBOR, as the wire codec encodes tasks), replaced
@@ -100,6 +105,8 @@ type Config struct {
 //     expected last sequence of 0 over P.j.r.*.<id>, so a second result for
 //     the same id is refused (the first one wins). Retention: Config.MaxAge
 //     and MaxResults.
+//   - the object store P_objects: results over the NATS payload limit,
+//     pointed to by their result record (see the package documentation).
 //
 // A Journal is safe for concurrent use. Open it, hand it to
 // controller.Config.Journal, and Close it after the controller stopped.
@@ -122,6 +129,11 @@ type Journal struct {
 	subjBarrier string // P.j.r.b.barrier (never P.j.r.*.<id>)
 	tombTTL     string
 	maxResult   int // largest encoded result kept as is
+
+	rcodec    *wire.Codec           // results: limit max(MaxObject, maxResult)
+	bucket    string                // the object store of large results
+	objects   jetstream.ObjectStore // bucket
+	objStream jetstream.Stream      // bucket's stream (purges)
 
 	bmu     sync.Mutex
 	batches []*batch // task messages with unsettled tasks, by id
@@ -217,6 +229,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg *Config) (*Journal, error) {
 	case c.WriteTimeout == 0:
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	switch {
+	case c.MaxObject < 0:
+		return nil, fmt.Errorf("open journal: Config.MaxObject is %d, want >= 0", c.MaxObject)
+	case c.MaxObject == 0:
+		c.MaxObject = DefaultMaxObject
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -241,13 +259,16 @@ func Open(ctx context.Context, nc *nats.Conn, cfg *Config) (*Journal, error) {
 	if c.Dir != "" {
 		j.where = "journal at " + c.Dir
 	}
-	max := int(nc.MaxPayload()) - 1024 // room for the headers
-	if max < 1024 {
-		max = wire.DefaultMaxSize
+	inline := int(nc.MaxPayload()) - 1024 // room for the headers
+	if inline < 1024 {
+		inline = wire.DefaultMaxSize
 	}
-	j.maxResult = max
+	j.maxResult = inline
 	var err error
-	if j.codec, err = wire.New(&wire.Limits{MaxSize: max}); err != nil {
+	if j.codec, err = wire.New(&wire.Limits{MaxSize: inline}); err != nil {
+		return nil, fmt.Errorf("open %s: %w", j.where, err)
+	}
+	if j.rcodec, err = wire.New(&wire.Limits{MaxSize: max(c.MaxObject, inline)}); err != nil {
 		return nil, fmt.Errorf("open %s: %w", j.where, err)
 	}
 	j.js, err = jetstream.New(nc,
@@ -326,6 +347,9 @@ func (j *Journal) setup(ctx context.Context) error {
 		return fmt.Errorf("stream %s: %w", rcfg.Name, err)
 	}
 	j.lastResultSeq = rinfo.State.LastSeq
+	if err := j.setupObjects(ctx); err != nil {
+		return err
+	}
 	m, err := j.tasks.GetLastMsgForSubject(ctx, j.subjMeta)
 	switch {
 	case err == nil:
@@ -694,19 +718,29 @@ func (j *Journal) writeGroup(fs []finished) {
 }
 
 // writeResult publishes one result (no acknowledgement: the group's
-// barrier checks it).
+// barrier checks it). A result over the NATS payload limit goes to the
+// object store, with a record that points to it (writeObject).
 func (j *Journal) writeResult(f *finished) error {
-	data, err := j.codec.MarshalResult(f.value, f.err)
+	data, err := j.rcodec.MarshalResult(f.value, f.err)
 	if errors.Is(err, wire.ErrTooLarge) {
 		// Kept in memory as is; on disk, an error that says so.
-		te := drovertype.NewTaskError(drovertype.Internal, "ResultTooLarge",
-			fmt.Sprintf("the result of task %d was too large to keep in the journal: %v", f.id, err))
+		te := drovertype.NewTaskError(drovertype.Internal, typeTooLarge,
+			fmt.Sprintf("the result of task %d was too large to keep in the journal (Config.MaxObject %d bytes): %v", f.id, j.rcodec.MaxSize(), err))
 		data, err = j.codec.MarshalResult(nil, te)
 		f.failed = true
 	}
 	if err != nil {
 		return fmt.Errorf("%s: encode result of task %d: %w", j.where, f.id, err)
 	}
+	if len(data) > j.maxResult {
+		return j.writeObject(f, data)
+	}
+	return j.publishResult(f, data)
+}
+
+// publishResult publishes the encoded result data of task f.id, first
+// result wins.
+func (j *Journal) publishResult(f *finished, data []byte) error {
 	subj := j.subjOK
 	if f.failed {
 		subj = j.subjFail
@@ -832,7 +866,13 @@ func (j *Journal) Result(ctx context.Context, id drovertype.TaskID) (any, *drove
 	if err != nil || m == nil {
 		return nil, nil, false, err
 	}
-	v, te, err := j.codec.UnmarshalResult(m.Data)
+	data := m.Data
+	if name := m.Header.Get(hdrObj); name != "" {
+		if data, err = j.readObject(ctx, id, name); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	v, te, err := j.rcodec.UnmarshalResult(data)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s: result of task %d: %w: %w", j.where, id, ErrCorrupt, err)
 	}
@@ -861,7 +901,9 @@ func (j *Journal) getResult(ctx context.Context, id drovertype.TaskID) (*jetstre
 
 // Clear implements controller.Journal: it first waits for the results
 // being written (so that a result cleared now is not written after), then
-// purges each id's result subject.
+// purges each id's result subject, and deletes the object of a large
+// result (after its record: a crash in between leaves an object that
+// Recover deletes).
 func (j *Journal) Clear(ctx context.Context, ids []drovertype.TaskID) (succeeded, failed int, err error) {
 	if err := j.Flush(ctx); err != nil {
 		j.log.Warn("journal: clear: an earlier write failed", "err", err)
@@ -877,6 +919,11 @@ func (j *Journal) Clear(ctx context.Context, ids []drovertype.TaskID) (succeeded
 		if err := j.results.Purge(ctx, jetstream.WithPurgeSubject(m.Subject)); err != nil {
 			return succeeded, failed, fmt.Errorf("clear: %s: result of task %d: %w", j.where, id, err)
 		}
+		if name := m.Header.Get(hdrObj); name != "" {
+			if err := j.removeObject(ctx, name); err != nil {
+				return succeeded, failed, fmt.Errorf("clear: %s: result of task %d: %w", j.where, id, err)
+			}
+		}
 		if f {
 			failed++
 		} else {
@@ -886,13 +933,17 @@ func (j *Journal) Clear(ctx context.Context, ids []drovertype.TaskID) (succeeded
 	return succeeded, failed, nil
 }
 
-// ClearAll implements controller.Journal: it purges the result stream.
+// ClearAll implements controller.Journal: it purges the result stream and
+// the object store of large results.
 func (j *Journal) ClearAll(ctx context.Context) error {
 	if err := j.Flush(ctx); err != nil {
 		j.log.Warn("journal: clear: an earlier write failed", "err", err)
 	}
 	if err := j.results.Purge(ctx); err != nil {
 		return fmt.Errorf("clear: %s: %w", j.where, err)
+	}
+	if err := j.objStream.Purge(ctx); err != nil {
+		return fmt.Errorf("clear: %s: object store %s: %w", j.where, j.bucket, err)
 	}
 	return nil
 }

@@ -461,23 +461,3 @@ func TestBatchTombstone(t *testing.T) {
 		t.Errorf("with every task settled, recovered %v; want none", ids)
 	}
 }
-
-// TestResultTooLarge: a result over the NATS payload limit is kept on disk
-// as an error that says so (the controller still serves the value from
-// memory until a restart).
-func TestResultTooLarge(t *testing.T) {
-	t.Parallel()
-	s := startNATS(t, t.TempDir(), 0) // max payload 1 MiB
-	j := s.open(t, nil)
-	j.Finished(3, strings.Repeat("x", 2<<20), nil, false)
-	if err := j.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	v, te, found, err := j.Result(t.Context(), 3)
-	if v != nil || !found || err != nil || te == nil || te.Type != "ResultTooLarge" || !strings.Contains(te.Error(), "task 3") {
-		t.Errorf("Result(3) = %v, %v, %v, %v; want a ResultTooLarge error", v, te, found, err)
-	}
-	if rec, _ := recoverIDs(t, j); rec.Failed != 1 || rec.Succeeded != 0 {
-		t.Errorf("counted %d succeeded, %d failed; want 0, 1", rec.Succeeded, rec.Failed)
-	}
-}

@@ -69,6 +69,7 @@ func (j *Journal) Recover(ctx context.Context) (*controller.Recovered, error) {
 			rec.NextID = t.ID + 1
 		}
 	}
+	j.sweepObjects(ctx)
 	if rec.Succeeded, err = j.count(ctx, j.subjOK+"*"); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", j.where, err)
 	}
