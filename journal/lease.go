@@ -186,12 +186,28 @@ func (l *Lease) start(rev uint64) context.Context {
 	return ctx
 }
 
-// refresh renews the lease every TTL/3 until stop is closed or a renewal
-// fails (then the lease is lost).
+// refresh renews the lease every TTL/3 until stop is closed or the lease
+// is lost: another holder has it (the renewal's revision check fails), or
+// no renewal succeeded for nearly TTL. A renewal that fails for another
+// reason (NATS unreachable for a moment, a stream leader being elected
+// after a server died) is tried again, every TTL/12, while the last
+// successful one still holds the lease: the holder gives it up (its
+// context ends) a margin of TTL/10 before a standby could take it, so two
+// controllers never serve one prefix.
 func (l *Lease) refresh(stop <-chan struct{}) {
 	every := l.cfg.TTL / 3
+	retry := l.cfg.TTL / 12
+	margin := l.cfg.TTL / 10
+	lastOK := time.Now() // the lease was just taken or renewed
 	t := time.NewTimer(every)
 	defer t.Stop()
+	lose := func(err error) {
+		l.log.Warn("lease: lost", "holder", l.cfg.Holder, "err", err)
+		l.mu.Lock()
+		l.rev = 0
+		l.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+		l.mu.Unlock()
+	}
 	for {
 		select {
 		case <-stop:
@@ -201,21 +217,31 @@ func (l *Lease) refresh(stop <-chan struct{}) {
 		l.mu.Lock()
 		rev := l.rev
 		l.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), every)
+		sent := time.Now()
+		deadline := lastOK.Add(l.cfg.TTL - margin)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		next, err := l.kv.Update(ctx, leaseKey, []byte(l.cfg.Holder), rev)
 		cancel()
-		if err != nil {
-			l.log.Warn("lease: lost", "holder", l.cfg.Holder, "err", err)
+		switch {
+		case err == nil:
+			// The server stored it after sent: it expires no earlier
+			// than sent + TTL.
+			lastOK = sent
 			l.mu.Lock()
-			l.rev = 0
-			l.cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
+			l.rev = next
 			l.mu.Unlock()
+			t.Reset(every)
+		case isWrongLastSeq(err), errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound),
+			errors.Is(err, jetstream.ErrKeyDeleted):
+			lose(err) // another holder, or the entry expired
 			return
+		case time.Until(deadline) <= retry:
+			lose(fmt.Errorf("no renewal for %v: %w", time.Since(lastOK).Round(time.Millisecond), err))
+			return
+		default:
+			l.log.Warn("lease: renewal failed, trying again", "holder", l.cfg.Holder, "err", err, "held_for", time.Until(deadline).Round(time.Millisecond))
+			t.Reset(retry)
 		}
-		l.mu.Lock()
-		l.rev = next
-		l.mu.Unlock()
-		t.Reset(every)
 	}
 }
 
