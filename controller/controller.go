@@ -613,6 +613,10 @@ func (c *Controller) Result(ctx context.Context, id drovertype.TaskID) (any, err
 func (c *Controller) fromJournal(ctx context.Context, op string, id drovertype.TaskID) (any, error, bool) {
 	v, te, found, err := c.cfg.Journal.Result(ctx, id)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// The caller's wait ended during the read: say so (the control API
+		// answers "not done" and the client asks again).
+		return nil, fmt.Errorf("%s: task %d: %w", op, id, context.Cause(ctx)), true
 	case err != nil:
 		return nil, fmt.Errorf("%s: task %d: %w", op, id, err), true
 	case !found:
@@ -657,7 +661,13 @@ func (c *Controller) Results(ctx context.Context, ids []drovertype.TaskID) (valu
 	if c.cfg.Journal != nil {
 		for i, e := range resp.errs {
 			if e != nil && drovertype.KindOf(e) == drovertype.NotFound {
-				if v, err, ok := c.fromJournal(ctx, "result", ids[i]); ok {
+				v, err, ok := c.fromJournal(ctx, "result", ids[i])
+				if err != nil && ctx.Err() != nil {
+					// The wait ended while reading the results on disk:
+					// that is the call's end, not the task's result.
+					return nil, nil, fmt.Errorf("results: %w", context.Cause(ctx))
+				}
+				if ok {
 					resp.values[i], resp.errs[i] = v, err
 				}
 			}

@@ -491,3 +491,82 @@ func TestJournalResultOnceDurable(t *testing.T) {
 		t.Errorf("Result = %v, %v; want 2", v, err)
 	}
 }
+
+// stallJournal is a fault-injecting wrapper: its Result blocks until the
+// caller's ctx ends (a slow store), after telling reading.
+type stallJournal struct {
+	*journal.Journal
+	reading chan struct{}
+}
+
+func (s *stallJournal) Result(ctx context.Context, id drovertype.TaskID) (any, *drovertype.TaskError, bool, error) {
+	select {
+	case s.reading <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, nil, false, fmt.Errorf("journal: result of task %d: %w", id, ctx.Err())
+}
+
+// TestJournalReadEndsWithCall: when the caller's wait ends while results
+// are read from disk, Results and Result return the wait's end as the
+// call's error, never as a task's result (the control API then answers
+// "not done" and the client asks again).
+func TestJournalReadEndsWithCall(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	reg := engine.NewRegistry()
+	reg.MustRegister("id", func(_ context.Context, args []any, _ map[string]any) (any, error) { return args[0], nil })
+	s := startJS(t, dir, 0)
+	f := newDurableFarm(t, s, dir, reg, 1)
+	ids := []drovertype.TaskID{runTask(t, f.c, "id", int64(1)), runTask(t, f.c, "id", int64(2))}
+	if _, errs, err := f.c.Results(t.Context(), ids); err != nil || errors.Join(errs...) != nil {
+		t.Fatal(err, errs)
+	}
+	f.crash()
+	s.stop()
+
+	s2 := startJS(t, dir, 0)
+	j, err := journal.Open(t.Context(), s2.nc, &journal.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(context.Background())
+	sj := &stallJournal{Journal: j, reading: make(chan struct{}, 1)}
+	hub, err := memtransport.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Controller().Close()
+	c, err := controller.New(hub.Controller(), &controller.Config{Journal: sj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = c.Stop(ctx)
+	}()
+	for _, call := range []func(ctx context.Context) error{
+		func(ctx context.Context) error {
+			values, errs, err := c.Results(ctx, ids)
+			if err == nil {
+				return fmt.Errorf("Results = %v, %v, nil; want the call's error", values, errs)
+			}
+			return err
+		},
+		func(ctx context.Context) error { _, err := c.Result(ctx, ids[0]); return err },
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		got := make(chan error, 1)
+		go func() { got <- call(ctx) }()
+		<-sj.reading
+		cancel()
+		if err := <-got; !errors.Is(err, context.Canceled) {
+			t.Errorf("call ended during the read: %v; want context.Canceled", err)
+		}
+	}
+}
