@@ -215,7 +215,8 @@ func connectError(what, target string, err error) error {
 	file := !fabric.IsURL(target)
 	if file && errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(target); errors.Is(serr, os.ErrNotExist) {
-			return fmt.Errorf("%s: no connection file %s: is a controller running? (start one with drover controller, or give --connect)", what, target)
+			return fmt.Errorf("%s: no connection file %s: is a controller running? (start one with drover controller; a controller started with --data DIR writes its files in DIR: give --connect DIR/%s)",
+				what, target, filepath.Base(target))
 		}
 	}
 	if noServer(err) {
