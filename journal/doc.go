@@ -41,7 +41,24 @@
 //     a restart, and no result is lost silently.
 //   - Ids, P.j.m.ids in P_tasks: the first id never reserved, written (with
 //     an expected last sequence, so two controllers cannot take the same
-//     block) before any id of a block of Config.IDBlock is handed out.
+//     block) before any id of a block of Config.IDBlock is handed out. A
+//     store without it but with results or task records is damaged (its
+//     first block lost, say): Recover refuses it (ErrCorrupt) rather than
+//     hand out the same ids again.
+//   - The low watermark, P.j.m.done in P_tasks: W, the first id of the
+//     first task message with a task not settled (every task below W has
+//     its result durable, or was forgotten), and a P_tasks sequence at or
+//     below every task message at or above W (the messages are written in
+//     id order). It is written with an acknowledgement and an expected last
+//     sequence when it advances, at most every 100 ms and at Close, and
+//     only once what it covers is settled. Recover reads it first, scans
+//     P_tasks from that sequence and ignores the task messages below W.
+//     This matters after a kill -9 of the server: the file store rebuilds
+//     from its block files, where a tombstone, its expiry and the removal
+//     of the record it replaced may not be recorded, so the records of
+//     finished tasks can come back; without the watermark, a task whose
+//     result was cleared or dropped by retention would run again (and its
+//     scan would follow the history).
 //   - Metadata, P.j.m.meta in P_tasks: the format version and the prefix; a
 //     store whose streams exist without it, or with another prefix or a
 //     newer format, is refused (ErrForeign). CheckDir checks a store
@@ -61,7 +78,20 @@
 // answers Result for a task only from then on) and their task messages
 // tombstoned.
 //
-// Recover reads the id reservation, the live task messages, looks up the
-// results of their tasks (a task whose result is on disk finished just
-// before a crash: it is not queued again) and the counts.
+// Recover reads the id reservation, the watermark, the live task messages
+// at or above it, looks up the results of their tasks (a task whose result
+// is on disk finished just before a crash: it is not queued again) and the
+// counts.
+//
+// # What a kill -9 can still bring back
+//
+// The watermark covers the tasks below the first unfinished one. A task
+// above it that finished and whose result was then cleared (or dropped by
+// Config.MaxResults or MaxAge) while an earlier task was still unfinished,
+// or within the 100 ms before the watermark's next write, can have its
+// record brought back by a kill -9 of the server: with no result on disk,
+// Recover takes it for unfinished and it runs again (a second result for
+// its id, its earlier one having been cleared). Its id is never reused,
+// and a task whose result is still on disk never runs again. A clean
+// shutdown (Close, then the server's) leaves nothing of the kind.
 package journal

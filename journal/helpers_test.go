@@ -114,3 +114,12 @@ func startNATSTCP(t testing.TB, dir string) *natsServer {
 	t.Cleanup(s.stop)
 	return s
 }
+
+// reserveIDs reserves task ids as a controller does before its first task
+// (a journal with results or tasks but no reservation is damaged).
+func reserveIDs(t testing.TB, j *journal.Journal) {
+	t.Helper()
+	if _, err := j.ReserveIDs(t.Context(), 1000); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -98,8 +98,9 @@ type Config struct {
 //     task's definition (CBOR, as the wire codec encodes tasks), replaced
 //     by a tombstone with a per-message TTL once the task's result is
 //     durable, so a restart reads only the unfinished tasks and the recent
-//     tombstones; and P.j.m.meta (format version, prefix) and P.j.m.ids
-//     (the id reservation).
+//     tombstones; and P.j.m.meta (format version, prefix), P.j.m.ids
+//     (the id reservation) and P.j.m.done (the low watermark: the tasks
+//     below it are settled, their records ignored by Recover).
 //   - P_results, subjects P.j.r.s.<id> (succeeded) and P.j.r.f.<id>
 //     (failed), direct get allowed: one result per task, written with an
 //     expected last sequence of 0 over P.j.r.*.<id>, so a second result for
@@ -123,6 +124,7 @@ type Journal struct {
 	subjTask    string // P.j.t.
 	subjMeta    string // P.j.m.meta
 	subjIDs     string // P.j.m.ids
+	subjMark    string // P.j.m.done (the watermark)
 	subjOK      string // P.j.r.s.
 	subjFail    string // P.j.r.f.
 	subjRes     string // P.j.r.*.
@@ -136,7 +138,17 @@ type Journal struct {
 	objStream jetstream.Stream      // bucket's stream (purges)
 
 	bmu     sync.Mutex
-	batches []*batch // task messages with unsettled tasks, by id
+	batches []*batch          // task messages with unsettled tasks, by id
+	hiID    drovertype.TaskID // the id after the last task message appended
+	floor   uint64            // task stream sequence at or below every unsettled task message
+
+	// The watermark record (see markLoop), guarded by markMu.
+	markMu    sync.Mutex
+	markW     drovertype.TaskID // last written: every task below is settled
+	markStart uint64            // last written: scan start in the task stream
+	markSeq   uint64            // stream sequence of the last record (0: none)
+	markWake  chan struct{}     // the watermark may have advanced
+	ackDone   chan struct{}     // closed when the acker returned
 
 	lastResultSeq uint64 // the result stream's last sequence at Open
 
@@ -245,6 +257,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg *Config) (*Journal, error) {
 		subjTask:    c.Prefix + ".j.t.",
 		subjMeta:    c.Prefix + ".j.m.meta",
 		subjIDs:     c.Prefix + ".j.m.ids",
+		subjMark:    c.Prefix + ".j.m.done",
 		subjOK:      c.Prefix + ".j.r.s.",
 		subjFail:    c.Prefix + ".j.r.f.",
 		subjRes:     c.Prefix + ".j.r.*.",
@@ -254,6 +267,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg *Config) (*Journal, error) {
 		stop:        make(chan struct{}),
 		hard:        make(chan struct{}),
 		acks:        make(chan group, 64),
+		markWake:    make(chan struct{}, 1),
+		ackDone:     make(chan struct{}),
 	}
 	j.where = "journal for prefix " + c.Prefix
 	if c.Dir != "" {
@@ -284,9 +299,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg *Config) (*Journal, error) {
 		return nil, fmt.Errorf("open %s: %w", j.where, err)
 	}
 	j.life, j.endLife = context.WithCancel(context.Background())
-	j.wg.Add(2)
+	j.wg.Add(3)
 	go j.writer()
 	go j.acker()
+	go j.markLoop()
 	return j, nil
 }
 
@@ -482,13 +498,13 @@ func (j *Journal) AppendTasks(first drovertype.TaskID, recs [][]byte) (controlle
 			n++
 		}
 		data := encodeBatch(recs[:n])
-		j.addBatch(first, n)
+		b := j.addBatch(first, n)
 		f, err := j.js.PublishMsgAsync(&nats.Msg{Subject: j.taskSubject(first), Data: data},
 			jetstream.WithStallWait(j.cfg.WriteTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("%s: append tasks %d to %d: %w", j.where, first, first+drovertype.TaskID(n-1), err)
 		}
-		futs.parts = append(futs.parts, part{first: first, n: n, f: f})
+		futs.parts = append(futs.parts, part{first: first, n: n, f: f, b: b})
 		first += drovertype.TaskID(n)
 		recs = recs[n:]
 	}
@@ -499,6 +515,7 @@ type part struct {
 	first drovertype.TaskID
 	n     int
 	f     jetstream.PubAckFuture
+	b     *batch
 }
 
 type appended struct {
@@ -509,7 +526,10 @@ type appended struct {
 func (a *appended) Wait(ctx context.Context) error {
 	for _, p := range a.parts {
 		select {
-		case <-p.f.Ok():
+		case ack := <-p.f.Ok():
+			a.j.bmu.Lock()
+			p.b.seq = ack.Sequence
+			a.j.bmu.Unlock()
 		case err := <-p.f.Err():
 			return fmt.Errorf("%s: append tasks %d to %d: %w", a.j.where, p.first, p.first+drovertype.TaskID(p.n-1), err)
 		case <-ctx.Done():
@@ -520,18 +540,22 @@ func (a *appended) Wait(ctx context.Context) error {
 }
 
 // batch is a task message: tasks first .. first+n-1, left of them not
-// settled yet.
+// settled yet; seq is its task stream sequence once known (0 before).
 type batch struct {
 	first drovertype.TaskID
 	n     int
 	left  int
+	seq   uint64
 }
 
 // addBatch registers a batch (in increasing id order).
-func (j *Journal) addBatch(first drovertype.TaskID, n int) {
+func (j *Journal) addBatch(first drovertype.TaskID, n int) *batch {
+	b := &batch{first: first, n: n, left: n}
 	j.bmu.Lock()
-	j.batches = append(j.batches, &batch{first: first, n: n, left: n})
+	j.batches = append(j.batches, b)
+	j.hiID = max(j.hiID, first+drovertype.TaskID(n))
 	j.bmu.Unlock()
+	return b
 }
 
 // settleTask counts task id as settled in its batch, and tombstones the
@@ -560,6 +584,18 @@ func (j *Journal) settleTask(id drovertype.TaskID) {
 		k++
 	}
 	if k > 0 {
+		// Task messages are written in id order (the controller appends
+		// under its id lock), so every message above a settled one has a
+		// higher stream sequence.
+		for _, b := range bs[:k] {
+			if b.seq != 0 {
+				j.floor = max(j.floor, b.seq+1)
+			}
+		}
+		select {
+		case j.markWake <- struct{}{}:
+		default:
+		}
 		n := copy(bs, bs[k:])
 		clear(bs[n:])
 		j.batches = bs[:n]
@@ -773,6 +809,7 @@ type group struct {
 // task (its batch is tombstoned when it was the last one).
 func (j *Journal) acker() {
 	defer j.wg.Done()
+	defer close(j.ackDone)
 	prev, known := j.lastResultSeq, true
 	for g := range j.acks {
 		var seq uint64

@@ -119,6 +119,7 @@ func TestFirstResultWins(t *testing.T) {
 	dir := t.TempDir()
 	s := startNATS(t, dir, 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	appendTask(t, j, 7, mapTask(t, "f"))
 	j.Finished(7, "first", nil, false)
 	if err := j.Flush(t.Context()); err != nil {
@@ -147,6 +148,7 @@ func TestResultBeforeTombstone(t *testing.T) {
 	dir := t.TempDir()
 	s := startNATS(t, dir, 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	appendTask(t, j, 0, mapTask(t, "f"))
 	appendTask(t, j, 1, mapTask(t, "f"))
 	js, err := jetstream.New(s.nc)
@@ -180,6 +182,7 @@ func TestClear(t *testing.T) {
 	dir := t.TempDir()
 	s := startNATS(t, dir, 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	for id := range drovertype.TaskID(4) {
 		appendTask(t, j, id, mapTask(t, "f"))
 		j.Finished(id, int64(id), nil, id == 3)
@@ -210,6 +213,7 @@ func TestRetention(t *testing.T) {
 	dir := t.TempDir()
 	s := startNATS(t, dir, 0)
 	j := s.open(t, &journal.Config{MaxResults: 2})
+	reserveIDs(t, j)
 	for id := range drovertype.TaskID(3) {
 		j.Finished(id, int64(id), nil, false)
 	}
@@ -313,6 +317,7 @@ func TestCorruptRecord(t *testing.T) {
 	t.Parallel()
 	s := startNATS(t, t.TempDir(), 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		t.Fatal(err)
@@ -432,6 +437,7 @@ func TestBatchTombstone(t *testing.T) {
 	t.Parallel()
 	s := startNATS(t, t.TempDir(), 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	rec, err := j.EncodeTask(mapTask(t, "f"))
 	if err != nil {
 		t.Fatal(err)

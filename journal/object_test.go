@@ -114,6 +114,7 @@ func TestLargeResultRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := startNATS(t, dir, 0) // max payload 1 MiB
 	j := s.open(t, &journal.Config{Dir: dir})
+	reserveIDs(t, j)
 	recoverIDs(t, j)
 	for id := range drovertype.TaskID(3) {
 		appendTask(t, j, id, mapTask(t, "f"))
@@ -155,6 +156,7 @@ func TestLargeResultClear(t *testing.T) {
 	t.Parallel()
 	s := startNATS(t, t.TempDir(), 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	recoverIDs(t, j)
 	for id := range drovertype.TaskID(3) {
 		j.Finished(id, bigValue(large, byte(id)), nil, false)
@@ -204,6 +206,7 @@ func TestLargeResultFirstWins(t *testing.T) {
 	t.Parallel()
 	s := startNATS(t, t.TempDir(), 0)
 	j := s.open(t, nil)
+	reserveIDs(t, j)
 	recoverIDs(t, j)
 	// A small result first, then a large one.
 	j.Finished(7, "first", nil, false)
@@ -238,6 +241,7 @@ func TestLargeResultLimits(t *testing.T) {
 		t.Parallel()
 		s := startNATS(t, t.TempDir(), 0)
 		j := s.open(t, &journal.Config{MaxObject: 1<<20 + 100<<10})
+		reserveIDs(t, j)
 		recoverIDs(t, j)
 		j.Finished(3, bigValue(large, 3), nil, false)
 		flush(t, j)
@@ -257,6 +261,7 @@ func TestLargeResultLimits(t *testing.T) {
 		t.Parallel()
 		s := startNATS(t, t.TempDir(), 1<<20) // 1 MiB of storage for everything
 		j := s.open(t, nil)
+		reserveIDs(t, j)
 		recoverIDs(t, j)
 		j.Finished(4, bigValue(large, 4), nil, false)
 		flush(t, j)
@@ -303,6 +308,7 @@ func TestLargeResultRetention(t *testing.T) {
 		return st.TTL()
 	}
 	j := s.open(t, &journal.Config{MaxAge: time.Hour, MaxResults: 1})
+	reserveIDs(t, j)
 	if got := ttl(); got != time.Hour {
 		t.Errorf("object store TTL %v, want 1h", got)
 	}

@@ -23,7 +23,8 @@ const metaKind = "drover-journal"
 var ErrForeign = errors.New("not a drover journal")
 
 // ErrCorrupt is wrapped by the errors of decoding a record that is not what
-// drover wrote.
+// drover wrote, and by Recover's error for a store that lost its id
+// reservation record while it holds results or task records.
 var ErrCorrupt = errors.New("corrupt journal record")
 
 // meta is the metadata record (JSON), the first record of a journal.
@@ -123,4 +124,25 @@ func decodeBatch(data []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("task batch: %d bytes after the last record: %w", len(data), ErrCorrupt)
 	}
 	return recs, nil
+}
+
+// encodeMark and decodeMark are the watermark record (P.j.m.done): the
+// smallest first id of a task message not settled (every task message
+// below it is settled: its results were durable, or it was forgotten) and
+// a task stream sequence at or below the one of every task message at or
+// above that id, in decimal, separated by a space.
+func encodeMark(w drovertype.TaskID, start uint64) []byte {
+	b := strconv.AppendInt(nil, int64(w), 10)
+	b = append(b, ' ')
+	return strconv.AppendUint(b, start, 10)
+}
+
+func decodeMark(data []byte) (drovertype.TaskID, uint64, error) {
+	ws, ss, ok := strings.Cut(string(data), " ")
+	w, err1 := strconv.ParseInt(ws, 10, 64)
+	s, err2 := strconv.ParseUint(ss, 10, 64)
+	if !ok || err1 != nil || err2 != nil || w < 0 {
+		return 0, 0, fmt.Errorf("watermark record %q: %w", truncate(data), ErrCorrupt)
+	}
+	return drovertype.TaskID(w), s, nil
 }

@@ -38,13 +38,26 @@ func (j *Journal) Recover(ctx context.Context) (*controller.Recovered, error) {
 		}
 		j.idSeq = m.Sequence
 	case errors.Is(err, jetstream.ErrMsgNotFound):
+		j.idSeq = 0
+		if what, err := j.history(ctx); err != nil || what != "" {
+			j.idMu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("recover %s: %w", j.where, err)
+			}
+			return nil, fmt.Errorf("recover %s: the id reservation record (%s in stream %s) is missing, but %s: the store is damaged (task ids would be reused): %w",
+				j.where, j.subjIDs, j.tasks.CachedInfo().Config.Name, what, ErrCorrupt)
+		}
 	default:
 		j.idMu.Unlock()
 		return nil, fmt.Errorf("recover %s: read id reservation: %w", j.where, err)
 	}
 	j.idMu.Unlock()
 
-	live, batches, err := j.scanTasks(ctx)
+	w, start, err := j.readMark(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover %s: %w", j.where, err)
+	}
+	live, batches, err := j.scanTasks(ctx, w, start)
 	if err != nil {
 		return nil, fmt.Errorf("recover %s: %w", j.where, err)
 	}
@@ -54,9 +67,12 @@ func (j *Journal) Recover(ctx context.Context) (*controller.Recovered, error) {
 	}
 	j.bmu.Lock()
 	j.batches = j.batches[:0]
+	j.floor = max(j.floor, start)
+	j.hiID = max(j.hiID, w)
 	j.bmu.Unlock()
 	for _, b := range batches {
-		j.addBatch(b.first, b.n)
+		nb := j.addBatch(b.first, b.n)
+		nb.seq = b.seq
 	}
 	for i, t := range live {
 		if done[i] {
@@ -79,17 +95,65 @@ func (j *Journal) Recover(ctx context.Context) (*controller.Recovered, error) {
 	return rec, nil
 }
 
-// scanTasks reads the task batches that are not tombstoned: their tasks in
-// id order, and the batches.
-func (j *Journal) scanTasks(ctx context.Context) (tasks []controller.RecoveredTask, batches []batch, err error) {
-	cons, err := j.tasks.CreateConsumer(ctx, jetstream.ConsumerConfig{
+// readMark reads the watermark record: every task message below id w is
+// settled, and every one at or above it is at stream sequence start or
+// later. No record: 0, 0.
+func (j *Journal) readMark(ctx context.Context) (w drovertype.TaskID, start uint64, err error) {
+	j.markMu.Lock()
+	defer j.markMu.Unlock()
+	m, err := j.tasks.GetLastMsgForSubject(ctx, j.subjMark)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return j.markW, j.markStart, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("read watermark: %w", err)
+	}
+	if w, start, err = decodeMark(m.Data); err != nil {
+		return 0, 0, err
+	}
+	j.markW, j.markStart, j.markSeq = w, start, m.Sequence
+	return w, start, nil
+}
+
+// history describes what the store holds besides a fresh journal's
+// metadata ("" if nothing): a journal without an id reservation record
+// never handed out a task id, so it has no result and no task record.
+func (j *Journal) history(ctx context.Context) (string, error) {
+	ri, err := j.results.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("stream %s: %w", j.results.CachedInfo().Config.Name, err)
+	}
+	if ri.State.Msgs > 0 || ri.State.LastSeq > 0 {
+		return fmt.Sprintf("the result stream %s holds %d messages (last sequence %d)", ri.Config.Name, ri.State.Msgs, ri.State.LastSeq), nil
+	}
+	ti, err := j.tasks.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("stream %s: %w", j.tasks.CachedInfo().Config.Name, err)
+	}
+	if ti.State.Msgs > 1 {
+		return fmt.Sprintf("the task stream %s holds %d messages besides the metadata", ti.Config.Name, ti.State.Msgs-1), nil
+	}
+	return "", nil
+}
+
+// scanTasks reads the task batches that are not tombstoned, from stream
+// sequence start, ignoring those below the watermark w (settled: a record
+// the store brought back after a crash): their tasks in id order, and the
+// batches.
+func (j *Journal) scanTasks(ctx context.Context, w drovertype.TaskID, start uint64) (tasks []controller.RecoveredTask, batches []batch, err error) {
+	ccfg := jetstream.ConsumerConfig{
 		FilterSubject:     j.subjTask + "*",
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: time.Minute,
 		MemoryStorage:     true,
 		Replicas:          1,
-	})
+	}
+	if start > 1 {
+		ccfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		ccfg.OptStartSeq = start
+	}
+	cons, err := j.tasks.CreateConsumer(ctx, ccfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("scan tasks: %w", err)
 	}
@@ -99,7 +163,11 @@ func (j *Journal) scanTasks(ctx context.Context) (tasks []controller.RecoveredTa
 		_ = j.tasks.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
 	left := cons.CachedInfo().NumPending
-	byFirst := make(map[drovertype.TaskID][]*drovertype.Task)
+	type found struct {
+		ts  []*drovertype.Task
+		seq uint64
+	}
+	byFirst := make(map[drovertype.TaskID]found)
 	for left > 0 {
 		n := 1024
 		if left < uint64(n) {
@@ -121,6 +189,9 @@ func (j *Journal) scanTasks(ctx context.Context) (tasks []controller.RecoveredTa
 			if err != nil {
 				return nil, nil, fmt.Errorf("scan tasks: %w", err)
 			}
+			if id < w {
+				continue // settled before the watermark was written
+			}
 			if msg.Headers().Get(hdrTomb) != "" {
 				delete(byFirst, id)
 				continue
@@ -140,7 +211,7 @@ func (j *Journal) scanTasks(ctx context.Context) (tasks []controller.RecoveredTa
 				}
 				ts[i] = t
 			}
-			byFirst[id] = ts
+			byFirst[id] = found{ts: ts, seq: md.Sequence.Stream}
 		}
 		if err := mb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return nil, nil, fmt.Errorf("scan tasks: %w", err)
@@ -153,9 +224,9 @@ func (j *Journal) scanTasks(ctx context.Context) (tasks []controller.RecoveredTa
 			return nil, nil, fmt.Errorf("scan tasks: %w", err)
 		}
 	}
-	for first, ts := range byFirst {
-		batches = append(batches, batch{first: first, n: len(ts)})
-		for i, t := range ts {
+	for first, f := range byFirst {
+		batches = append(batches, batch{first: first, n: len(f.ts), seq: f.seq})
+		for i, t := range f.ts {
 			tasks = append(tasks, controller.RecoveredTask{ID: first + drovertype.TaskID(i), Task: t})
 		}
 	}
