@@ -12,8 +12,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// DefaultLeaseTTL is how long a leader's lease lasts without a refresh.
-const DefaultLeaseTTL = 5 * time.Second
+// DefaultLeaseTTL is how long a leader's lease lasts without a refresh:
+// longer than a JetStream cluster's leader election after a server crash
+// (4-9 s with NATS's defaults), so that a leader rides one out.
+const DefaultLeaseTTL = 10 * time.Second
 
 // leaseKey is the key of the leader's lease in the lease bucket.
 const leaseKey = "leader"

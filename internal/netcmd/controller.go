@@ -59,6 +59,7 @@ type controllerOptions struct {
 	resultsMaxAge time.Duration
 	resultsMax    int64
 	replicas      int
+	leaseTTL      time.Duration
 }
 
 // DefaultWindow is drover controller's --window: how many attempts it
@@ -159,6 +160,7 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.DurationVar(&o.resultsMaxAge, "results-max-age", 0, "durable: drop results older than this (0: no age limit)")
 	f.Int64Var(&o.resultsMax, "results-max", 0, "durable: keep at most this many results, dropping the oldest (0: no limit)")
 	f.IntVar(&o.replicas, "replicas", 0, "with --nats --durable: the journal's replica count (default: 3 on a cluster, else 1)")
+	f.DurationVar(&o.leaseTTL, "lease-ttl", journal.DefaultLeaseTTL, "with --nats --durable: how long the leader's lease lasts unrenewed; a standby takes over about this long after the leader died (at least 1s; longer than the cluster's leader elections)")
 	_ = cmd.RegisterFlagCompletionFunc("scheduler", cobra.FixedCompletions([]string{"fifo", "lifo"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -220,6 +222,8 @@ func (o *controllerOptions) checkDurable(cmd *cobra.Command) error {
 		return usage("--results-max %d: must not be negative", o.resultsMax)
 	case o.replicas < 0 || o.replicas > 5:
 		return usage("--replicas %d: want 1 to 5", o.replicas)
+	case o.leaseTTL < time.Second:
+		return usage("--lease-ttl %v: want at least 1s", o.leaseTTL)
 	}
 	if !o.durable {
 		for _, name := range []string{"results-max-age", "results-max", "replicas"} {
@@ -230,6 +234,9 @@ func (o *controllerOptions) checkDurable(cmd *cobra.Command) error {
 	}
 	if o.nats == "" && changed("replicas") {
 		return usage("--replicas is for --nats (the embedded server keeps 1 copy)")
+	}
+	if (o.nats == "" || !o.durable) && changed("lease-ttl") {
+		return usage("--lease-ttl is for --nats --durable (a standby controller's lease)")
 	}
 	return nil
 }
@@ -275,6 +282,8 @@ type fabricSetup struct {
 	durability  string
 	// replicas: with --nats, the lease's replica count.
 	replicas int
+	// leaseTTL: with --nats --durable, the lease's TTL.
+	leaseTTL time.Duration
 }
 
 func runController(parent context.Context, stdio IO, o *controllerOptions) error {
@@ -374,7 +383,7 @@ const StandbyLine = "drover controller standby:"
 func acquireLease(ctx context.Context, out io.Writer, fs *fabricSetup, log *slog.Logger) (*journal.Lease, context.Context, error) {
 	host, _ := os.Hostname()
 	holder := fs.id + "@" + host
-	lease, err := journal.OpenLease(ctx, fs.journalConn.Conn, &journal.LeaseConfig{Prefix: fs.prefix, Holder: holder, Replicas: fs.replicas, Logger: log})
+	lease, err := journal.OpenLease(ctx, fs.journalConn.Conn, &journal.LeaseConfig{Prefix: fs.prefix, Holder: holder, Replicas: fs.replicas, TTL: fs.leaseTTL, Logger: log})
 	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return nil, nil, failure(fmt.Errorf("controller: --durable: the NATS server at %s has no JetStream for the controller's account (enable it there, or drop --durable to keep results in memory): %w",
@@ -741,7 +750,7 @@ func joinNATS(ctx context.Context, o *controllerOptions, log *slog.Logger) (fs *
 	}
 	return &fabricSetup{
 		id: id, prefix: o.prefix, urls: api.File.URLs, files: files, transport: tr, api: api,
-		journal: jcfg, journalConn: jc, durability: durability, replicas: replicas,
+		journal: jcfg, journalConn: jc, durability: durability, replicas: replicas, leaseTTL: o.leaseTTL,
 		close: func() error {
 			if jc != nil {
 				jc.Close()

@@ -97,6 +97,8 @@ func TestControllerUsage(t *testing.T) {
 		{[]string{"--durable=false", "--results-max", "10"}, "--results-max"},
 		{[]string{"--replicas", "3"}, "--replicas"},
 		{[]string{"--nats", "nats://localhost:4222", "--replicas", "3"}, "--replicas"},
+		{[]string{"--lease-ttl", "5s"}, "--lease-ttl is for --nats --durable"},
+		{[]string{"--nats", "nats://localhost:4222", "--durable", "--lease-ttl", "500ms"}, "--lease-ttl 500ms"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()

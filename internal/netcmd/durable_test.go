@@ -374,12 +374,12 @@ func TestProcessDurableStandby(t *testing.T) {
 	js := startJSNode(t)
 	creds := tokenFile(t)
 	d1, d2 := t.TempDir(), t.TempDir()
-	ctl1 := startProc(t, d1, "controller", "--nats", js.url(), "--creds", creds, "--data", d1, "--durable", "--log-level", "info")
+	ctl1 := startProc(t, d1, "controller", "--nats", js.url(), "--creds", creds, "--data", d1, "--durable", "--lease-ttl", "5s", "--log-level", "info")
 	ctl1.out.wait(t, ctx, "results line", prefixed("  results: "))
 	if want := "durable: journal in the JetStream of " + js.url() + " (prefix drover, 1 replica)"; !strings.Contains(ctl1.out.String(), want) {
 		t.Errorf("first controller does not say %q:\n%s", want, ctl1.out.String())
 	}
-	ctl2 := startProc(t, d2, "controller", "--nats", js.url(), "--creds", creds, "--data", d2, "--durable", "--log-level", "info")
+	ctl2 := startProc(t, d2, "controller", "--nats", js.url(), "--creds", creds, "--data", d2, "--durable", "--lease-ttl", "5s", "--log-level", "info")
 	ctl2.out.wait(t, ctx, "standby line", prefixed(StandbyLine))
 
 	r, err := drover.Dial(ctx, filepath.Join(d1, fabric.FileName(fabric.RoleClient)))

@@ -136,7 +136,7 @@ func TestProcessJetStreamClusterFailover(t *testing.T) {
 
 	dA, dB, dE := t.TempDir(), t.TempDir(), t.TempDir()
 	ctlArgs := func(node *natsNode, dir string) []string {
-		return []string{"controller", "--nats", node.url(), "--creds", creds, "--data", dir, "--durable",
+		return []string{"controller", "--nats", node.url(), "--creds", creds, "--data", dir, "--durable", "--lease-ttl", "5s",
 			"--failure-penalty", "0", "--log-level", "info"}
 	}
 	ctlA := startProc(t, dA, ctlArgs(n1, dA)...)
