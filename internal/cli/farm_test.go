@@ -126,22 +126,25 @@ func TestShellTasksNotInteractive(t *testing.T) {
 // than the progress delay shows a bar, which is erased when it ends.
 func TestShellProgressBar(t *testing.T) {
 	t.Parallel()
-	p := startPTY(t, "shell", "--engines", "2", "--no-history", "--progress-delay", "20ms")
+	// The delay is long enough that the short map below never reaches it,
+	// even on a loaded machine, and the long map (8 × 0.5 s on 2 engines,
+	// 2 s) always does.
+	p := startPTY(t, "shell", "--engines", "2", "--no-history", "--progress-delay", "700ms")
 	p.waitFor(`>>> $`)
 	p.send("tc.map(lambda x: x + 1, range(50))[-1]\r")
 	p.waitFor(`\r\n50\r\n>>> $`)
 	if raw := p.rawText(); strings.Contains(raw, "tc.map [") || strings.Contains(raw, "\r\x1b[K") {
 		t.Errorf("a short map drew a progress bar: %q", raw)
 	}
-	p.send(`tc.map("sleep", [0.1] * 4)` + "\r")
-	p.waitFor(`\[None, None, None, None\]\r\n>>> $`)
+	p.send(`tc.map("sleep", [0.5] * 8)` + "\r")
+	p.waitFor(`\[None(, None){7}\]\r\n>>> $`)
 	raw := p.rawText()
-	if !strings.Contains(raw, "tc.map [") || !strings.Contains(raw, "/4") {
+	if !strings.Contains(raw, "tc.map [") || !strings.Contains(raw, "/8") {
 		t.Errorf("a long map drew no progress bar: %q", raw)
 	}
 	// The bar's line is erased before the result is printed.
 	i := strings.LastIndex(raw, "tc.map [")
-	if j := strings.Index(raw[i:], "\r\x1b[K"); j < 0 || !strings.Contains(raw[i+j:], "[None, None, None, None]") {
+	if j := strings.Index(raw[i:], "\r\x1b[K"); j < 0 || !strings.Contains(raw[i+j:], "[None, None, None, None, None, None, None, None]") {
 		t.Errorf("the bar was not erased before the result: %q", raw[i:])
 	}
 	if code := p.exit(); code != ExitOK {
