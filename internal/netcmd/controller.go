@@ -411,9 +411,6 @@ func acquireLease(ctx context.Context, out io.Writer, fs *fabricSetup, log *slog
 // controller that keeps results in memory.
 const InMemory = "in memory: results are lost when the controller stops"
 
-// Durability is InMemory (kept for callers of the earlier constant).
-const Durability = InMemory
-
 // durabilityText is what drover controller and drover status say about
 // where results are kept: where is the journal's place ("" in memory).
 func durabilityText(where string) string {
