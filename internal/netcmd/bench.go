@@ -52,6 +52,11 @@ type BenchReport struct {
 	Engines int `json:"engines"`
 	Window  int `json:"window"`
 	Tasks   int `json:"tasks"`
+	// GOMAXPROCS is that of drover bench's process (the controller, its
+	// NATS server and the client); EngineGOMAXPROCS that of each engine
+	// process (--gomaxprocs of drover engine; 0: every CPU).
+	GOMAXPROCS       int `json:"gomaxprocs"`
+	EngineGOMAXPROCS int `json:"engine_gomaxprocs"`
 	// TasksPerSecond: Map of Tasks trivial tasks (noop), submitted in
 	// batches, results fetched.
 	TasksPerSecond float64 `json:"tasks_per_s"`
@@ -82,8 +87,14 @@ type BenchReport struct {
 	// TCP (as an engine process is), through the same server (µs). It
 	// costs more than NATSRequestP50, which stays within one process: the
 	// other process must be woken (by the operating system) each way.
-	NATSProcessP50 float64      `json:"nats_process_p50_us"`
-	Fleet          *FleetReport `json:"fleet,omitempty"`
+	NATSProcessP50 float64 `json:"nats_process_p50_us"`
+	// NATSProcessIdleP50 is NATSProcessP50 with a pause of FloorPause
+	// before each request, during which both processes idle, as between
+	// the tasks of one-at-a-time round trips (where the engine waits for
+	// the client and the controller). On a virtual machine, waking a
+	// process that has idled costs more than one that just ran.
+	NATSProcessIdleP50 float64      `json:"nats_process_idle_p50_us"`
+	Fleet              *FleetReport `json:"fleet,omitempty"`
 	// Queue: the controller's memory per queued task (nil with --queued
 	// 0).
 	Queue *QueueReport `json:"queue,omitempty"`
@@ -130,6 +141,10 @@ type benchOptions struct {
 	json     bool
 	logLevel string
 	durable  bool // bench_durable.go
+	// gomaxprocs of this process, engineGomaxprocs of the engine
+	// processes.
+	gomaxprocs       int
+	engineGomaxprocs int
 	// echo (hidden) makes the command the responder of the NATS floor
 	// between processes: it connects with the controller file echo and
 	// answers on echoSubject until its standard input closes.
@@ -160,7 +175,10 @@ loopback TCP (drover.Dial):
   - floors under the round trips: a bare NATS request-reply (p50) from
     the client to the controller (both in this process), and from the
     controller to a plain responder in another process (a blocking run
-    makes one of each: its engine is another process);
+    makes one of each: its engine is another process), back to back and
+    with both processes idle 200µs before each request, as an engine
+    idles between one-at-a-time tasks (on a virtual machine, waking an
+    idle process costs more);
   - fleet: --fleet engines in this process (each with a connection of its
     own to another embedded NATS server) registered with one controller,
     and a Map of 20 trivial tasks per engine: registration time,
@@ -172,11 +190,20 @@ It prints a table with the figures of other task farms measured on the
 same machine with the same work (ipyparallel, Dask, Celery, asynq), or
 JSON with --json.
 
+--gomaxprocs sets GOMAXPROCS of this process (the controller, its NATS
+server and the client; default: Go's, as drover controller), and
+--engine-gomaxprocs the --gomaxprocs of the engine processes (default 1,
+as drover engine's).
+
 ` + benchDurableDoc,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()
 			if o.echo != "" {
+				if err := checkGomaxprocs(o.gomaxprocs); err != nil {
+					return err
+				}
+				stdio.applyGomaxprocs(cmd, o.gomaxprocs)
 				return runEchoResponder(cmd.Context(), stdio, o.echo, o.echoSubject)
 			}
 			switch {
@@ -192,7 +219,13 @@ JSON with --json.
 				return usage("--fleet %d: want 0 (skip) or more", o.fleet)
 			case o.queued < 0:
 				return usage("--queued %d: want 0 (skip) or more", o.queued)
+			case o.engineGomaxprocs < 0:
+				return usage("--engine-gomaxprocs %d: want 0 (Go's default: every CPU) or more", o.engineGomaxprocs)
 			}
+			if err := checkGomaxprocs(o.gomaxprocs); err != nil {
+				return err
+			}
+			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
 			o.applyDurable(cmd)
 			rep, err := runBench(cmd, stdio, &o)
 			if err != nil {
@@ -214,6 +247,8 @@ JSON with --json.
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.durable, "durable", false, "measure a durable controller (a journal in JetStream, file storage in the temporary directory)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, 0, "this process (the controller, its NATS server and the client)")
+	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 1, "--gomaxprocs of the engine processes (drover engine's default: 1; 0: every CPU)")
 	f.StringVar(&o.echo, "echo-responder", "", "")
 	f.StringVar(&o.echoSubject, "echo-subject", "", "")
 	_ = f.MarkHidden("echo-responder")
@@ -257,7 +292,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 
 	// The engine processes: drover engine -n 1, each.
 	args := append(strings.Fields(engCmd.CommandPath())[1:], "-n", "1", "--connect", fs.files[fabric.RoleEngine], "--log-level", o.logLevel,
-		"--window", strconv.Itoa(o.window))
+		"--window", strconv.Itoa(o.window), "--gomaxprocs", strconv.Itoa(o.engineGomaxprocs))
 	type exit struct{ err error }
 	exits := make(chan exit, o.engines)
 	var procs []*os.Process
@@ -295,6 +330,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	}
 	defer r.Close(context.Background())
 	rep = &BenchReport{Engines: o.engines, Window: o.window, Tasks: o.tasks, Samples: o.samples, Peers: Peers,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), EngineGOMAXPROCS: o.engineGomaxprocs,
 		Durability: durabilityText(cs.durability)}
 	fail := func(what string, err error) (*BenchReport, error) {
 		return nil, failure(fmt.Errorf("bench: %s: %w", what, err))
@@ -344,7 +380,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	if rep.NATSRequestP50, err = natsFloor(ctx, r.NATS(), fs.api.Conn, fs.prefix, o.samples); err != nil {
 		return fail("NATS request floor", err)
 	}
-	if rep.NATSProcessP50, err = natsProcessFloor(ctx, stdio, exe, strings.Fields(cmd.CommandPath())[1:], fs, o.samples); err != nil {
+	if rep.NATSProcessP50, rep.NATSProcessIdleP50, err = natsProcessFloor(ctx, stdio, exe, strings.Fields(cmd.CommandPath())[1:], o.engineGomaxprocs, fs, o.samples); err != nil {
 		return fail("NATS floor between processes", err)
 	}
 	if o.fleet > 0 {
@@ -644,25 +680,26 @@ func natsFloor(ctx context.Context, client, server *nats.Conn, prefix string, n 
 // natsProcessFloor measures n bare NATS request-replies between the
 // controller's transport connection and a responder in another process
 // (this command, re-executed with --echo-responder: a TCP connection of
-// the controller's user answering on a subject of its own), and returns
-// their p50 in µs. A blocking run's controller-engine hop costs at least
+// the controller's user answering on a subject of its own, with the
+// engines' GOMAXPROCS), and returns their p50 in µs. A blocking run's controller-engine hop costs at least
 // that: it crosses between processes both ways, as this does.
-func natsProcessFloor(ctx context.Context, stdio IO, exe string, benchPath []string, fs *fabricSetup, n int) (p50 float64, err error) {
+func natsProcessFloor(ctx context.Context, stdio IO, exe string, benchPath []string, gomaxprocs int, fs *fabricSetup, n int) (p50, idleP50 float64, err error) {
 	subject := fs.prefix + ".bench.echo." + nats.NewInbox()[len(nats.InboxPrefix):]
-	c := exec.Command(exe, append(benchPath, "--echo-responder", fs.files[fabric.RoleController], "--echo-subject", subject)...)
+	c := exec.Command(exe, append(benchPath, "--echo-responder", fs.files[fabric.RoleController], "--echo-subject", subject,
+		"--gomaxprocs", strconv.Itoa(gomaxprocs))...)
 	c.Env = stdio.Environ()
 	c.Stderr = stdio.Err
 	dieWithParent(c)
 	in, err := c.StdinPipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	out, err := c.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := c.Start(); err != nil {
-		return 0, fmt.Errorf("start the responder process: %w", err)
+		return 0, 0, fmt.Errorf("start the responder process: %w", err)
 	}
 	defer func() {
 		_ = in.Close() // the responder's cue to exit
@@ -686,26 +723,45 @@ func natsProcessFloor(ctx context.Context, stdio IO, exe string, benchPath []str
 	select {
 	case err := <-ready:
 		if err != nil {
-			return 0, fmt.Errorf("responder process: %w", err)
+			return 0, 0, fmt.Errorf("responder process: %w", err)
 		}
 	case <-wctx.Done():
 		_ = c.Process.Kill()
 		<-ready
-		return 0, fmt.Errorf("waiting for the responder process: %w", wctx.Err())
+		return 0, 0, fmt.Errorf("waiting for the responder process: %w", wctx.Err())
 	}
 	nc := fs.transport.Conn
-	lat := make([]time.Duration, 0, n)
 	payload := []byte("x")
-	for range n {
-		start := time.Now()
-		if _, err := nc.RequestWithContext(ctx, subject, payload); err != nil {
-			return 0, err
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
+	var p50s [2]float64
+	for i, paced := range []bool{false, true} {
+		lat := make([]time.Duration, 0, n)
+		for range n {
+			if paced {
+				pause.Reset(FloorPause)
+				select {
+				case <-pause.C:
+				case <-ctx.Done():
+					return 0, 0, ctx.Err()
+				}
+			}
+			start := time.Now()
+			if _, err := nc.RequestWithContext(ctx, subject, payload); err != nil {
+				return 0, 0, err
+			}
+			lat = append(lat, time.Since(start))
 		}
-		lat = append(lat, time.Since(start))
+		slices.Sort(lat)
+		p50s[i] = percentile(lat, 50)
 	}
-	slices.Sort(lat)
-	return percentile(lat, 50), nil
+	return p50s[0], p50s[1], nil
 }
+
+// FloorPause is the pause before each request of the second NATS floor
+// between processes (NATSProcessIdleP50): about as long as an engine
+// idles between one-at-a-time tasks.
+const FloorPause = 200 * time.Microsecond
 
 // echoReady is what the responder of natsProcessFloor prints once it
 // answers.
@@ -751,7 +807,12 @@ func percentile(sorted []time.Duration, p int) float64 {
 }
 
 func writeBench(w io.Writer, r *BenchReport) error {
-	fmt.Fprintf(w, "drover bench: controller with embedded NATS on loopback, %d engine processes, window %d\n\n", r.Engines, r.Window)
+	engProcs := "every CPU"
+	if r.EngineGOMAXPROCS > 0 {
+		engProcs = strconv.Itoa(r.EngineGOMAXPROCS)
+	}
+	fmt.Fprintf(w, "drover bench: controller with embedded NATS on loopback, %d engine processes, window %d\n", r.Engines, r.Window)
+	fmt.Fprintf(w, "GOMAXPROCS: %d in the controller's process (with the client), %s in each engine process\n\n", r.GOMAXPROCS, engProcs)
 	writeBenchDurability(w, r)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	header := "\tdrover\t"
@@ -782,6 +843,9 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	}
 	if r.NATSProcessP50 > 0 {
 		fmt.Fprintf(tw, "floor: bare NATS request-reply p50, controller to another process\t%s\t%s\n", micros(r.NATSProcessP50), none)
+	}
+	if r.NATSProcessIdleP50 > 0 {
+		fmt.Fprintf(tw, "floor: the same, both processes idle %v before each request\t%s\t%s\n", FloorPause, micros(r.NATSProcessIdleP50), none)
 	}
 	if f := r.Fleet; f != nil {
 		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // mode.
 func childIO(out, errw *strings.Builder) IO {
 	return IO{
-		In: strings.NewReader(""), Out: out, Err: errw, Getenv: noEnv, Interrupt: make(chan os.Signal),
+		In: strings.NewReader(""), Out: out, Err: errw, Getenv: noEnv, Interrupt: make(chan os.Signal), MaxProcs: keepMaxProcs,
 		Environ: func() []string { return append(os.Environ(), modeEnv+"=1") },
 	}
 }
@@ -41,7 +42,7 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if rep.Engines != 2 || rep.Tasks != 2000 || rep.Samples != 50 || rep.TasksPerSecond <= 0 ||
 		rep.RoundTripP50 <= 0 || rep.RoundTripP99 < rep.RoundTripP50 || rep.StringTaskP50 <= 0 || len(rep.Peers) != 4 ||
-		rep.NATSRequestP50 <= 0 || rep.NATSProcessP50 <= 0 {
+		rep.NATSRequestP50 <= 0 || rep.NATSProcessP50 <= 0 || rep.NATSProcessIdleP50 <= 0 || rep.GOMAXPROCS != runtime.GOMAXPROCS(0) || rep.EngineGOMAXPROCS != 1 {
 		t.Errorf("bench report %+v", rep)
 	}
 	if f := rep.Fleet; f == nil || f.Engines != 20 || f.Tasks != 400 || f.TasksPerSecond <= 0 || f.MinPerEngine > f.MaxPerEngine || f.MaxPerEngine < 20 {
@@ -55,8 +56,8 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"throughput, 2,000 trivial tasks", "ipyparallel", "5.45 ms", "5,273/s", "StringTask push/run/pull p50",
-		"20 engines: tasks per engine, min-max", "controller memory per queued task (2,000)",
-		"floor: bare NATS request-reply p50, controller to another process"} {
+		"20 engines: tasks per engine, min-max", "1 in each engine process", "controller memory per queued task (2,000)",
+		"floor: bare NATS request-reply p50, controller to another process", "floor: the same, both processes idle 200µs before each request"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table does not say %q:\n%s", want, tab.String())
 		}

@@ -60,6 +60,7 @@ type controllerOptions struct {
 	resultsMax    int64
 	replicas      int
 	leaseTTL      time.Duration
+	gomaxprocs    int
 }
 
 // DefaultWindow is drover controller's --window: how many attempts it
@@ -134,7 +135,9 @@ to shut down (drover engine processes wait for the next controller).`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
-			return runController(cmd.Context(), stdio.WithDefaults(), &o)
+			stdio := stdio.WithDefaults()
+			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+			return runController(cmd.Context(), stdio, &o)
 		},
 	}
 	f := cmd.Flags()
@@ -161,6 +164,7 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.Int64Var(&o.resultsMax, "results-max", 0, "durable: keep at most this many results, dropping the oldest (0: no limit)")
 	f.IntVar(&o.replicas, "replicas", 0, "with --nats --durable: the journal's replica count (default: 3 on a cluster, else 1)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", journal.DefaultLeaseTTL, "with --nats --durable: how long the leader's lease lasts unrenewed; a standby takes over about this long after the leader died (at least 1s; longer than the cluster's leader elections)")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, 0, "the controller's process (with its embedded NATS server)")
 	_ = cmd.RegisterFlagCompletionFunc("scheduler", cobra.FixedCompletions([]string{"fifo", "lifo"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -168,6 +172,9 @@ to shut down (drover engine processes wait for the next controller).`,
 
 // check validates the flags; its errors are usage errors.
 func (o *controllerOptions) check(cmd *cobra.Command) error {
+	if err := checkGomaxprocs(o.gomaxprocs); err != nil {
+		return err
+	}
 	switch {
 	case o.scheduler != "fifo" && o.scheduler != "lifo":
 		return usage("--scheduler %q: want fifo or lifo", o.scheduler)

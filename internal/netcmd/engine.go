@@ -52,6 +52,7 @@ type engineOptions struct {
 	logLevel      string
 	wait          time.Duration
 	tls           TLSOptions
+	gomaxprocs    int
 }
 
 // minMaxMemory is the smallest --max-memory: below it, an engine process
@@ -115,6 +116,12 @@ terminal reaches them once, through it. A second SIGTERM kills.)
 is valid JSON (--prop gpu=true --prop mem=16 --prop tags='["a","b"]'),
 else a string (--prop host=alpha).
 
+--gomaxprocs N (default 1) is how many threads run Go code at once in
+each engine process: an engine runs one task at a time, as an IPython
+engine (start more with -n), and one thread spares it the wake-ups of idle
+threads on every message (shorter round trips). 0 lets Go use every CPU;
+GOMAXPROCS in the environment wins over the default.
+
 --max-memory SIZE (512MiB, 2G, 1GB; at least ` + minMaxMemoryDoc + `) limits each engine
 process: a soft limit for Go's garbage collector
 (runtime/debug.SetMemoryLimit: the engine collects harder as it nears
@@ -125,6 +132,7 @@ SIZE) and ` + hardLimitDoc + `.`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
+			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
 			if o.n > 1 {
 				return superviseEngines(cmd, stdio, &o)
 			}
@@ -146,6 +154,7 @@ SIZE) and ` + hardLimitDoc + `.`,
 	f.DurationVar(&o.wait, "wait", 0, "how long to wait at start for the controller (its connection file, its servers) before failing (0: until stopped)")
 	o.tls.AddFlags(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on standard error: debug, info, warn or error")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, 1, "each engine process (an engine runs one task at a time)")
 	return cmd
 }
 
@@ -162,6 +171,9 @@ func (o *engineOptions) check(cmd *cobra.Command) error {
 		return usage("--window %d: must be at least 1", o.window)
 	case o.wait < 0:
 		return usage("--wait %v: must not be negative (0: wait until stopped)", o.wait)
+	}
+	if err := checkGomaxprocs(o.gomaxprocs); err != nil {
+		return err
 	}
 	if _, err := parseProps(o.props); err != nil {
 		return usage("%v", err)

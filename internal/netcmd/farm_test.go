@@ -45,7 +45,7 @@ func (l *lines) count(t testing.TB, ctx context.Context, what string, n int, mat
 func runCmd(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	var out, errb strings.Builder
-	root := testRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: noEnv, Interrupt: make(chan os.Signal)})
+	root := testRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: noEnv, Interrupt: make(chan os.Signal), MaxProcs: keepMaxProcs})
 	root.SetArgs(args)
 	err := root.ExecuteContext(waitCtx(t, 30*time.Second))
 	if errb.Len() > 0 {

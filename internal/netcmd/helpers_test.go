@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,7 +119,7 @@ func startInProcFuncs(t testing.TB, funcs func() *drover.Registry, args ...strin
 	p := &inProc{out: &lines{}, err: &lines{}, done: make(chan error, 1), intr: make(chan os.Signal)}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: p.intr, Functions: funcs})
+	root := testRoot(IO{In: strings.NewReader(""), Out: p.out, Err: p.err, Getenv: noEnv, Interrupt: p.intr, Functions: funcs, MaxProcs: keepMaxProcs})
 	root.SetArgs(args)
 	go func() { p.done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -156,6 +158,10 @@ func (p *inProc) wait(t testing.TB) error {
 
 func noEnv(string) string { return "" }
 
+// keepMaxProcs is the IO.MaxProcs of the commands a test runs in its own
+// process: it leaves the test's GOMAXPROCS alone.
+func keepMaxProcs(int) int { return runtime.GOMAXPROCS(0) }
+
 // readyInfo parses the ready line: controller id and URLs.
 func readyInfo(line string) (id, urls string) {
 	f := strings.Fields(strings.TrimPrefix(line, ReadyLine))
@@ -178,13 +184,20 @@ type proc struct {
 // DROVER_STATE_DIR. The cleanup kills it if it still runs, and waits.
 func startProc(t testing.TB, stateDir string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, stateDir, os.Environ(), args...)
+}
+
+// startProcEnv is startProc with the environment env (plus the test's
+// own variables).
+func startProcEnv(t testing.TB, stateDir string, env []string, args ...string) *proc {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &proc{out: &lines{}, err: &lines{}, done: make(chan struct{})}
 	p.cmd = exec.Command(exe, args...)
-	p.cmd.Env = append(os.Environ(), modeEnv+"=1", "DROVER_STATE_DIR="+stateDir)
+	p.cmd.Env = append(slices.Clip(env), modeEnv+"=1", "DROVER_STATE_DIR="+stateDir)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
 	// A process group of its own, so that the cleanup kills the engine
 	// processes drover engine -n starts too (they hold its output pipes).

@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/drover-dev/drover"
 	"github.com/drover-dev/drover/internal/statedir"
@@ -48,6 +51,12 @@ type IO struct {
 	// (by name). Nil: the built-in set noop, echo, sleep and fail, as the
 	// in-process farm of drover shell and drover run.
 	Functions func() *drover.Registry
+	// MaxProcs sets how many threads run Go code at once in this process
+	// (--gomaxprocs of drover engine, controller and bench) and returns
+	// the previous setting, as runtime.GOMAXPROCS. Nil:
+	// runtime.GOMAXPROCS. Tests that run a command inside their own
+	// process give one that records instead.
+	MaxProcs func(n int) int
 }
 
 // WithDefaults returns stdio with its zero fields filled in.
@@ -73,7 +82,35 @@ func (stdio IO) WithDefaults() IO {
 	if stdio.Functions == nil {
 		stdio.Functions = BuiltinFunctions
 	}
+	if stdio.MaxProcs == nil {
+		stdio.MaxProcs = runtime.GOMAXPROCS
+	}
 	return stdio
+}
+
+// gomaxprocsFlag adds --gomaxprocs to cmd, into n, with the default def
+// (0: Go's own, every CPU the process may use).
+func gomaxprocsFlag(cmd *cobra.Command, n *int, def int, what string) {
+	cmd.Flags().IntVar(n, "gomaxprocs", def, "threads running Go code at once in "+what+
+		" (runtime.GOMAXPROCS; 0: Go's default, every CPU; the GOMAXPROCS environment variable wins over the default)")
+}
+
+// checkGomaxprocs checks a --gomaxprocs value.
+func checkGomaxprocs(n int) error {
+	if n < 0 {
+		return usage("--gomaxprocs %d: want 0 (Go's default: every CPU) or more", n)
+	}
+	return nil
+}
+
+// applyGomaxprocs sets this process's GOMAXPROCS to n (--gomaxprocs of
+// cmd) unless n is 0 (Go's default), or n is the flag's default and the
+// environment sets GOMAXPROCS (the user's choice wins over a default).
+func (stdio IO) applyGomaxprocs(cmd *cobra.Command, n int) {
+	if n == 0 || (!cmd.Flags().Changed("gomaxprocs") && stdio.Getenv("GOMAXPROCS") != "") {
+		return
+	}
+	stdio.MaxProcs(n)
 }
 
 // stateDir is the directory of the connection files of the controller

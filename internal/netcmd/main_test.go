@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -62,6 +63,10 @@ func testFunctions() *drover.Registry {
 			return nil, err
 		}
 		return args[0], nil
+	})
+	// gomaxprocs(): the engine process's GOMAXPROCS (gomaxprocs_test.go).
+	reg.MustRegister("gomaxprocs", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		return int64(runtime.GOMAXPROCS(0)), nil
 	})
 	return reg
 }
