@@ -1,11 +1,13 @@
 package netcmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -93,8 +95,13 @@ type BenchReport struct {
 	// the tasks of one-at-a-time round trips (where the engine waits for
 	// the client and the controller). On a virtual machine, waking a
 	// process that has idled costs more than one that just ran.
-	NATSProcessIdleP50 float64      `json:"nats_process_idle_p50_us"`
-	Fleet              *FleetReport `json:"fleet,omitempty"`
+	NATSProcessIdleP50 float64 `json:"nats_process_idle_p50_us"`
+	// TCPIdleP50 is the machine's floor without NATS: a one-byte ping-pong
+	// over a loopback TCP connection between this process and another
+	// (with the engines' GOMAXPROCS), both idle FloorPause before each
+	// ping (µs).
+	TCPIdleP50 float64      `json:"tcp_idle_p50_us"`
+	Fleet      *FleetReport `json:"fleet,omitempty"`
 	// Queue: the controller's memory per queued task (nil with --queued
 	// 0).
 	Queue *QueueReport `json:"queue,omitempty"`
@@ -150,6 +157,10 @@ type benchOptions struct {
 	// answers on echoSubject until its standard input closes.
 	echo        string
 	echoSubject string
+	// tcpEcho (hidden) makes the command the responder of the raw TCP
+	// floor: it listens on loopback, prints its address, and echoes what
+	// its one connection sends until it closes.
+	tcpEcho bool
 }
 
 // Bench returns the drover bench command.
@@ -199,11 +210,14 @@ as drover engine's).
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stdio := stdio.WithDefaults()
-			if o.echo != "" {
+			if o.echo != "" || o.tcpEcho {
 				if err := checkGomaxprocs(o.gomaxprocs); err != nil {
 					return err
 				}
 				stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+				if o.tcpEcho {
+					return runTCPEcho(cmd.Context(), stdio)
+				}
 				return runEchoResponder(cmd.Context(), stdio, o.echo, o.echoSubject)
 			}
 			switch {
@@ -253,6 +267,8 @@ as drover engine's).
 	f.StringVar(&o.echoSubject, "echo-subject", "", "")
 	_ = f.MarkHidden("echo-responder")
 	_ = f.MarkHidden("echo-subject")
+	f.BoolVar(&o.tcpEcho, "tcp-echo", false, "")
+	_ = f.MarkHidden("tcp-echo")
 	return cmd
 }
 
@@ -382,6 +398,9 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	}
 	if rep.NATSProcessP50, rep.NATSProcessIdleP50, err = natsProcessFloor(ctx, stdio, exe, strings.Fields(cmd.CommandPath())[1:], o.engineGomaxprocs, fs, o.samples); err != nil {
 		return fail("NATS floor between processes", err)
+	}
+	if rep.TCPIdleP50, err = tcpFloor(ctx, stdio, exe, strings.Fields(cmd.CommandPath())[1:], o.engineGomaxprocs, o.samples); err != nil {
+		return fail("TCP floor between processes", err)
 	}
 	if o.fleet > 0 {
 		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
@@ -758,6 +777,102 @@ func natsProcessFloor(ctx context.Context, stdio IO, exe string, benchPath []str
 	return p50s[0], p50s[1], nil
 }
 
+// tcpFloor measures n one-byte ping-pongs over loopback TCP between this
+// process and another (this command, re-executed with --tcp-echo and
+// --gomaxprocs gomaxprocs), each after a pause of FloorPause, and returns
+// their p50 in µs: what this machine charges for one message and its reply
+// between two processes that idled, whatever carries them.
+func tcpFloor(ctx context.Context, stdio IO, exe string, benchPath []string, gomaxprocs, n int) (p50 float64, err error) {
+	c := exec.Command(exe, append(benchPath, "--tcp-echo", "--gomaxprocs", strconv.Itoa(gomaxprocs))...)
+	c.Env = stdio.Environ()
+	c.Stderr = stdio.Err
+	dieWithParent(c)
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Start(); err != nil {
+		return 0, fmt.Errorf("start the TCP echo process: %w", err)
+	}
+	var conn net.Conn
+	defer func() {
+		if conn != nil {
+			_ = conn.Close() // the echo's cue to exit
+		} else {
+			_ = c.Process.Kill()
+		}
+		if werr := c.Wait(); werr != nil && conn != nil {
+			err = errors.Join(err, fmt.Errorf("TCP echo process: %w", werr))
+		}
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		addr <- strings.TrimSpace(line)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var a string
+	select {
+	case a = <-addr:
+	case <-wctx.Done():
+		return 0, fmt.Errorf("waiting for the TCP echo process: %w", wctx.Err())
+	}
+	var d net.Dialer
+	if conn, err = d.DialContext(wctx, "tcp", a); err != nil {
+		return 0, fmt.Errorf("TCP echo process at %q: %w", a, err)
+	}
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
+	lat := make([]time.Duration, 0, n)
+	b := []byte{'x'}
+	for range n {
+		pause.Reset(FloorPause)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		start := time.Now()
+		if _, err := conn.Write(b); err != nil {
+			return 0, err
+		}
+		if _, err := io.ReadFull(conn, b); err != nil {
+			return 0, err
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return percentile(lat, 50), nil
+}
+
+// runTCPEcho is drover bench --tcp-echo: it listens on loopback, prints
+// the address, and echoes what its first connection sends until that
+// connection closes (or ctx ends).
+func runTCPEcho(ctx context.Context, stdio IO) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return failure(fmt.Errorf("bench: TCP echo: %w", err))
+	}
+	defer ln.Close()
+	if _, err := fmt.Fprintln(stdio.Out, ln.Addr()); err != nil {
+		return failure(fmt.Errorf("bench: TCP echo: %w", err))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	conn, err := ln.Accept()
+	if err != nil {
+		return failure(fmt.Errorf("bench: TCP echo: %w", err))
+	}
+	defer conn.Close()
+	stopConn := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stopConn()
+	_, _ = io.Copy(conn, conn)
+	return nil
+}
+
 // FloorPause is the pause before each request of the second NATS floor
 // between processes (NATSProcessIdleP50): about as long as an engine
 // idles between one-at-a-time tasks.
@@ -846,6 +961,9 @@ func writeBench(w io.Writer, r *BenchReport) error {
 	}
 	if r.NATSProcessIdleP50 > 0 {
 		fmt.Fprintf(tw, "floor: the same, both processes idle %v before each request\t%s\t%s\n", FloorPause, micros(r.NATSProcessIdleP50), none)
+	}
+	if r.TCPIdleP50 > 0 {
+		fmt.Fprintf(tw, "floor: TCP ping-pong p50 between processes idle %v, no NATS\t%s\t%s\n", FloorPause, micros(r.TCPIdleP50), none)
 	}
 	if f := r.Fleet; f != nil {
 		fmt.Fprintf(tw, "%s engines: registration\t%.3g s\t%s\n", groupDigits(int64(f.Engines)), f.RegisterSeconds, strings.Repeat("\t", len(r.Peers)))
