@@ -203,8 +203,9 @@ JSON with --json.
 
 --gomaxprocs sets GOMAXPROCS of this process (the controller, its NATS
 server and the client; default: Go's, as drover controller), and
---engine-gomaxprocs the --gomaxprocs of the engine processes (default 1,
-as drover engine's).
+--engine-gomaxprocs the --gomaxprocs of the engine processes (default:
+this machine's CPUs shared among them, at least 1 each, as drover engine
+-n gives its engine processes).
 
 ` + benchDurableDoc,
 		Args: cobra.NoArgs,
@@ -214,7 +215,7 @@ as drover engine's).
 				if err := checkGomaxprocs(o.gomaxprocs); err != nil {
 					return err
 				}
-				stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+				stdio.applyGomaxprocs(o.gomaxprocs)
 				if o.tcpEcho {
 					return runTCPEcho(cmd.Context(), stdio)
 				}
@@ -239,7 +240,12 @@ as drover engine's).
 			if err := checkGomaxprocs(o.gomaxprocs); err != nil {
 				return err
 			}
-			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+			if !cmd.Flags().Changed("engine-gomaxprocs") {
+				// As drover engine -n: the engines share this machine's
+				// CPUs (counted before this process's own setting).
+				o.engineGomaxprocs = cpuShare(stdio.MaxProcs(0), o.engines)
+			}
+			stdio.applyGomaxprocs(o.gomaxprocs)
 			o.applyDurable(cmd)
 			rep, err := runBench(cmd, stdio, &o)
 			if err != nil {
@@ -261,8 +267,8 @@ as drover engine's).
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.durable, "durable", false, "measure a durable controller (a journal in JetStream, file storage in the temporary directory)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
-	gomaxprocsFlag(cmd, &o.gomaxprocs, 0, "this process (the controller, its NATS server and the client)")
-	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 1, "--gomaxprocs of the engine processes (drover engine's default: 1; 0: every CPU)")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, "this process (the controller, its NATS server and the client)", "Go's, as drover controller")
+	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 0, "--gomaxprocs of the engine processes (default: the CPUs shared among --engines, at least 1 each, as drover engine -n; 0: every CPU)")
 	f.StringVar(&o.echo, "echo-responder", "", "")
 	f.StringVar(&o.echoSubject, "echo-subject", "", "")
 	_ = f.MarkHidden("echo-responder")

@@ -3,6 +3,7 @@ package netcmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,7 +43,7 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if rep.Engines != 2 || rep.Tasks != 2000 || rep.Samples != 50 || rep.TasksPerSecond <= 0 ||
 		rep.RoundTripP50 <= 0 || rep.RoundTripP99 < rep.RoundTripP50 || rep.StringTaskP50 <= 0 || len(rep.Peers) != 4 ||
-		rep.NATSRequestP50 <= 0 || rep.NATSProcessP50 <= 0 || rep.NATSProcessIdleP50 <= 0 || rep.TCPIdleP50 <= 0 || rep.GOMAXPROCS != runtime.GOMAXPROCS(0) || rep.EngineGOMAXPROCS != 1 {
+		rep.NATSRequestP50 <= 0 || rep.NATSProcessP50 <= 0 || rep.NATSProcessIdleP50 <= 0 || rep.TCPIdleP50 <= 0 || rep.GOMAXPROCS != runtime.GOMAXPROCS(0) || rep.EngineGOMAXPROCS != cpuShare(runtime.GOMAXPROCS(0), 2) {
 		t.Errorf("bench report %+v", rep)
 	}
 	if f := rep.Fleet; f == nil || f.Engines != 20 || f.Tasks != 400 || f.TasksPerSecond <= 0 || f.MinPerEngine > f.MaxPerEngine || f.MaxPerEngine < 20 {
@@ -56,7 +57,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"throughput, 2,000 trivial tasks", "ipyparallel", "5.45 ms", "5,273/s", "StringTask push/run/pull p50",
-		"20 engines: tasks per engine, min-max", "1 in each engine process", "controller memory per queued task (2,000)",
+		"20 engines: tasks per engine, min-max", fmt.Sprintf("%d in each engine process", cpuShare(runtime.GOMAXPROCS(0), 2)), "controller memory per queued task (2,000)",
 		"floor: bare NATS request-reply p50, controller to another process", "floor: the same, both processes idle 200µs before each request",
 		"floor: TCP ping-pong p50 between processes idle 200µs, no NATS"} {
 		if !strings.Contains(tab.String(), want) {

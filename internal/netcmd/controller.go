@@ -136,7 +136,9 @@ to shut down (drover engine processes wait for the next controller).`,
 				return err
 			}
 			stdio := stdio.WithDefaults()
-			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+			if cmd.Flags().Changed("gomaxprocs") {
+				stdio.applyGomaxprocs(o.gomaxprocs)
+			}
 			return runController(cmd.Context(), stdio, &o)
 		},
 	}
@@ -164,7 +166,7 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.Int64Var(&o.resultsMax, "results-max", 0, "durable: keep at most this many results, dropping the oldest (0: no limit)")
 	f.IntVar(&o.replicas, "replicas", 0, "with --nats --durable: the journal's replica count (default: 3 on a cluster, else 1)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", journal.DefaultLeaseTTL, "with --nats --durable: how long the leader's lease lasts unrenewed; a standby takes over about this long after the leader died (at least 1s; longer than the cluster's leader elections)")
-	gomaxprocsFlag(cmd, &o.gomaxprocs, 0, "the controller's process (with its embedded NATS server)")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, "the controller's process (with its embedded NATS server)", "Go's")
 	_ = cmd.RegisterFlagCompletionFunc("scheduler", cobra.FixedCompletions([]string{"fifo", "lifo"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("data")
 	return cmd

@@ -116,11 +116,13 @@ terminal reaches them once, through it. A second SIGTERM kills.)
 is valid JSON (--prop gpu=true --prop mem=16 --prop tags='["a","b"]'),
 else a string (--prop host=alpha).
 
---gomaxprocs N (default 1) is how many threads run Go code at once in
-each engine process: an engine runs one task at a time, as an IPython
-engine (start more with -n), and one thread spares it the wake-ups of idle
-threads on every message (shorter round trips). 0 lets Go use every CPU;
-GOMAXPROCS in the environment wins over the default.
+--gomaxprocs N is how many threads run Go code at once in each engine
+process. By default the -n engine processes share the CPUs: with as many
+engines as CPUs (or more), each runs on one thread, which suits an engine
+(it runs one task at a time, as an IPython engine) and spares it the
+wake-ups of idle threads on every message (shorter round trips); fewer
+engines keep the spare CPUs for their garbage collector. 0 lets Go use
+every CPU; GOMAXPROCS in the environment wins over the default.
 
 --max-memory SIZE (512MiB, 2G, 1GB; at least ` + minMaxMemoryDoc + `) limits each engine
 process: a soft limit for Go's garbage collector
@@ -132,7 +134,8 @@ SIZE) and ` + hardLimitDoc + `.`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
-			stdio.applyGomaxprocs(cmd, o.gomaxprocs)
+			o.gomaxprocs = stdio.engineGomaxprocs(cmd, o.gomaxprocs, o.n)
+			stdio.applyGomaxprocs(o.gomaxprocs)
 			if o.n > 1 {
 				return superviseEngines(cmd, stdio, &o)
 			}
@@ -154,7 +157,7 @@ SIZE) and ` + hardLimitDoc + `.`,
 	f.DurationVar(&o.wait, "wait", 0, "how long to wait at start for the controller (its connection file, its servers) before failing (0: until stopped)")
 	o.tls.AddFlags(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on standard error: debug, info, warn or error")
-	gomaxprocsFlag(cmd, &o.gomaxprocs, 1, "each engine process (an engine runs one task at a time)")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, "each engine process", "the CPUs shared among the -n engine processes, at least 1 each")
 	return cmd
 }
 
@@ -670,6 +673,11 @@ func superviseEngines(cmd *cobra.Command, stdio IO, o *engineOptions) error {
 		}
 	}
 	base := childArgs(cmd, target)
+	if !cmd.Flags().Changed("gomaxprocs") && o.gomaxprocs > 0 {
+		// Their share of the CPUs, which each, alone (-n 1), would not
+		// know.
+		base = append(base, "--gomaxprocs", strconv.Itoa(o.gomaxprocs))
+	}
 	type exit struct {
 		i   int
 		pid int

@@ -17,12 +17,13 @@ import (
 	"github.com/drover-dev/drover/fabric"
 )
 
-// TestGomaxprocsFlag: --gomaxprocs of drover engine (default 1) and drover
-// controller (default 0: Go's) sets the process's GOMAXPROCS, unless the
-// value is 0 or the default while the environment sets GOMAXPROCS; a
-// negative one is a usage error. The commands run in this process with a
-// MaxProcs that records, and fail soon after (no connection file, a data
-// directory that cannot be made).
+// TestGomaxprocsFlag: drover engine gives each of its -n processes its
+// share of the CPUs by default (at least 1), or --gomaxprocs, or leaves
+// GOMAXPROCS of the environment alone; drover controller keeps Go's unless
+// --gomaxprocs is given; a negative value is a usage error. The commands
+// run in this process with a MaxProcs that pretends to have 4 CPUs and
+// records the changes, and fail soon after (no connection file, no
+// program to start, a data directory that cannot be made).
 func TestGomaxprocsFlag(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -32,27 +33,32 @@ func TestGomaxprocsFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine := []string{"engine", "--connect", missing, "--wait", "1ms", "--log-level", "error"}
+	with := func(base []string, more ...string) []string { return append(slices.Clone(base), more...) }
 	controller := []string{"controller", "--data", filepath.Join(notDir, "data"), "--log-level", "error"}
 	for _, tc := range []struct {
 		name  string
 		args  []string
 		env   string // GOMAXPROCS in the environment
-		want  []int  // the calls of MaxProcs
+		want  []int  // the changes MaxProcs was asked for
 		usage bool
 	}{
-		{"engine default", engine, "", []int{1}, false},
-		{"engine default, GOMAXPROCS set", engine, "4", nil, false},
-		{"engine flag wins over GOMAXPROCS", append(slices.Clone(engine), "--gomaxprocs", "3"), "4", []int{3}, false},
-		{"engine 0: Go's default", append(slices.Clone(engine), "--gomaxprocs", "0"), "", nil, false},
-		{"engine negative", append(slices.Clone(engine), "--gomaxprocs", "-1"), "", nil, true},
-		{"engine -n 2 supervisor", append(slices.Clone(engine), "-n", "2", "--gomaxprocs", "2"), "", []int{2}, false},
-		{"controller default: Go's", controller, "", nil, false},
-		{"controller flag", append(slices.Clone(controller), "--gomaxprocs", "1"), "", []int{1}, false},
-		{"controller negative", append(slices.Clone(controller), "--gomaxprocs", "-2"), "", nil, true},
+		{"engine alone: every CPU", engine, "", nil, false},
+		{"engine -n 2: 2 CPUs each", with(engine, "-n", "2"), "", []int{2}, false},
+		{"engine -n 3: 1 CPU each", with(engine, "-n", "3"), "", []int{1}, false},
+		{"engine -n 8: at least 1", with(engine, "-n", "8"), "", []int{1}, false},
+		{"engine -n 2, GOMAXPROCS set", with(engine, "-n", "2"), "3", nil, false},
+		{"engine flag wins over GOMAXPROCS", with(engine, "--gomaxprocs", "3"), "2", []int{3}, false},
+		{"engine -n 2 --gomaxprocs 3", with(engine, "-n", "2", "--gomaxprocs", "3"), "", []int{3}, false},
+		{"engine 0: Go's default", with(engine, "-n", "2", "--gomaxprocs", "0"), "", nil, false},
+		{"engine negative", with(engine, "--gomaxprocs", "-1"), "", nil, true},
+		{"controller: Go's", controller, "", nil, false},
+		{"controller flag", with(controller, "--gomaxprocs", "1"), "", []int{1}, false},
+		{"controller negative", with(controller, "--gomaxprocs", "-2"), "", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var (
 				mu    sync.Mutex
+				cur   = 4
 				calls []int
 			)
 			var out, errb strings.Builder
@@ -67,13 +73,17 @@ func TestGomaxprocsFlag(t *testing.T) {
 				MaxProcs: func(n int) int {
 					mu.Lock()
 					defer mu.Unlock()
-					calls = append(calls, n)
-					return 2
+					prev := cur
+					if n > 0 {
+						calls = append(calls, n)
+						cur = n
+					}
+					return prev
 				}})
 			root.SetArgs(tc.args)
 			err := root.ExecuteContext(waitCtx(t, 30*time.Second))
 			if err == nil {
-				t.Fatalf("%v: no error (the command should fail soon after applying --gomaxprocs)", tc.args)
+				t.Fatalf("%v: no error (the command should fail soon after setting GOMAXPROCS)", tc.args)
 			}
 			if got := ExitCode(err) == ExitUsage; got != tc.usage {
 				t.Errorf("%v: error %v: usage error %v, want %v", tc.args, err, got, tc.usage)
@@ -84,16 +94,17 @@ func TestGomaxprocsFlag(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			if diff := cmp.Diff(tc.want, calls); diff != "" {
-				t.Errorf("%v (GOMAXPROCS=%q): MaxProcs calls (-want +got):\n%s", tc.args, tc.env, diff)
+				t.Errorf("%v (GOMAXPROCS=%q): GOMAXPROCS changes (-want +got):\n%s", tc.args, tc.env, diff)
 			}
 		})
 	}
 }
 
 // TestProcessEngineGomaxprocs: real engine processes run with the
-// GOMAXPROCS --gomaxprocs gives (1 by default), or the environment's when
-// the flag is not given; a task reports it (the test function
-// gomaxprocs), sent to each engine by its property.
+// GOMAXPROCS drover engine gives them: Go's (every CPU) for one engine
+// alone or with --gomaxprocs 0, their share of the CPUs for -n 2, the
+// flag's, or the environment's when the flag is not given. A task reports
+// it (the test function gomaxprocs), sent to each engine by its property.
 func TestProcessEngineGomaxprocs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -107,30 +118,36 @@ func TestProcessEngineGomaxprocs(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
+	withEnv := append(slices.Clone(env), "GOMAXPROCS=3")
 	cases := []struct {
 		which string
 		env   []string
 		args  []string
-		want  int64
+		names []string // of the engine processes
 	}{
-		{"default", env, nil, 1},
-		{"flag", env, []string{"--gomaxprocs", "2"}, 2},
-		{"env", append(slices.Clone(env), "GOMAXPROCS=3"), nil, 3},
-		{"flag-over-env", append(slices.Clone(env), "GOMAXPROCS=3"), []string{"--gomaxprocs", "2"}, 2},
+		{"zero", env, []string{"--gomaxprocs", "0"}, []string{"zero"}},
+		{"alone", env, nil, []string{"alone"}},
+		{"pair", env, []string{"-n", "2"}, []string{"pair-0", "pair-1"}},
+		{"flag", env, []string{"--gomaxprocs", "3"}, []string{"flag"}},
+		{"env", withEnv, []string{"-n", "2"}, []string{"env-0", "env-1"}},
+		{"flag-over-env", withEnv, []string{"--gomaxprocs", "2"}, []string{"flag-over-env"}},
 	}
 	for _, tc := range cases {
 		args := append([]string{"engine", "--connect", engFile, "--name", tc.which, "--prop", "which=" + tc.which, "--log-level", "warn"}, tc.args...)
 		eng := startProcEnv(t, dir, tc.env, args...)
-		eng.out.wait(t, ctx, tc.which+" engine's ready line", prefixed(EngineReadyLine))
+		for _, name := range tc.names {
+			eng.out.wait(t, ctx, name+"'s ready line", prefixed(EngineReadyLine+" "+name+" "))
+		}
 	}
 	r, err := drover.Dial(ctx, filepath.Join(dir, fabric.FileName(fabric.RoleClient)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close(context.Background())
-	for _, tc := range cases {
+	got := func(which string) int64 {
+		t.Helper()
 		task, err := drover.NewMapTask("gomaxprocs", nil, nil, drover.Options{
-			Depend: &drovertype.Depend{Source: `properties["which"] == "` + tc.which + `"`}})
+			Depend: &drovertype.Depend{Source: `properties["which"] == "` + which + `"`}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +156,24 @@ func TestProcessEngineGomaxprocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := r.Result(ctx, id)
-		if err != nil || v != tc.want {
-			t.Errorf("engine %s: GOMAXPROCS %v (%v), want %d", tc.which, v, err, tc.want)
+		n, ok := v.(int64)
+		if err != nil || !ok {
+			t.Fatalf("engine %s: GOMAXPROCS task: %v, %v", which, v, err)
+		}
+		return n
+	}
+	cpus := got("zero")
+	for which, want := range map[string]int64{
+		"alone":         cpus,
+		"pair":          int64(cpuShare(int(cpus), 2)),
+		"flag":          3,
+		"env":           3,
+		"flag-over-env": 2,
+	} {
+		for range 2 { // either engine process of -n 2
+			if n := got(which); n != want {
+				t.Errorf("engine %s: GOMAXPROCS %d, want %d (Go's default here: %d)", which, n, want, cpus)
+			}
 		}
 	}
 }

@@ -88,11 +88,32 @@ func (stdio IO) WithDefaults() IO {
 	return stdio
 }
 
-// gomaxprocsFlag adds --gomaxprocs to cmd, into n, with the default def
-// (0: Go's own, every CPU the process may use).
-func gomaxprocsFlag(cmd *cobra.Command, n *int, def int, what string) {
-	cmd.Flags().IntVar(n, "gomaxprocs", def, "threads running Go code at once in "+what+
-		" (runtime.GOMAXPROCS; 0: Go's default, every CPU; the GOMAXPROCS environment variable wins over the default)")
+// gomaxprocsFlag adds --gomaxprocs to cmd, into n (default 0: Go's own,
+// every CPU the process may use, unless def says otherwise).
+func gomaxprocsFlag(cmd *cobra.Command, n *int, what, def string) {
+	cmd.Flags().IntVar(n, "gomaxprocs", 0, "threads running Go code at once in "+what+
+		" (runtime.GOMAXPROCS; default: "+def+"; 0: Go's default, every CPU; the GOMAXPROCS environment variable wins over the default)")
+}
+
+// cpuShare is each process's share of cpus CPUs among n processes: at
+// least 1.
+func cpuShare(cpus, n int) int { return max(1, cpus/max(1, n)) }
+
+// engineGomaxprocs returns the GOMAXPROCS drover engine gives each of
+// its n engine processes: --gomaxprocs given (0: Go's default), else none
+// (0) when the environment sets GOMAXPROCS, else their share of the CPUs
+// Go gives this process (cpuShare): engines that fill the machine run
+// on one thread each (an engine runs one task at a time, and a single
+// thread spares it the wake-ups of idle threads on every message), and
+// fewer engines than CPUs keep the spare ones for their garbage collector.
+func (stdio IO) engineGomaxprocs(cmd *cobra.Command, given, n int) int {
+	switch {
+	case cmd.Flags().Changed("gomaxprocs"):
+		return given
+	case stdio.Getenv("GOMAXPROCS") != "":
+		return 0
+	}
+	return cpuShare(stdio.MaxProcs(0), n)
 }
 
 // checkGomaxprocs checks a --gomaxprocs value.
@@ -103,14 +124,12 @@ func checkGomaxprocs(n int) error {
 	return nil
 }
 
-// applyGomaxprocs sets this process's GOMAXPROCS to n (--gomaxprocs of
-// cmd) unless n is 0 (Go's default), or n is the flag's default and the
-// environment sets GOMAXPROCS (the user's choice wins over a default).
-func (stdio IO) applyGomaxprocs(cmd *cobra.Command, n int) {
-	if n == 0 || (!cmd.Flags().Changed("gomaxprocs") && stdio.Getenv("GOMAXPROCS") != "") {
-		return
+// applyGomaxprocs sets this process's GOMAXPROCS to n unless n is 0
+// (Go's default) or already the setting.
+func (stdio IO) applyGomaxprocs(n int) {
+	if n > 0 && n != stdio.MaxProcs(0) {
+		stdio.MaxProcs(n)
 	}
-	stdio.MaxProcs(n)
 }
 
 // stateDir is the directory of the connection files of the controller
