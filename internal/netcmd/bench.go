@@ -242,8 +242,12 @@ this machine's CPUs shared among them, at least 1 each, as drover engine
 			}
 			if !cmd.Flags().Changed("engine-gomaxprocs") {
 				// As drover engine -n: the engines share this machine's
-				// CPUs (counted before this process's own setting).
+				// CPUs (counted before this process's own setting), unless
+				// the environment says how many they use.
 				o.engineGomaxprocs = cpuShare(stdio.MaxProcs(0), o.engines)
+				if n, err := strconv.Atoi(stdio.Getenv("GOMAXPROCS")); err == nil && n > 0 {
+					o.engineGomaxprocs = n
+				}
 			}
 			stdio.applyGomaxprocs(o.gomaxprocs)
 			o.applyDurable(cmd)
