@@ -56,7 +56,7 @@ type BenchReport struct {
 	Tasks   int `json:"tasks"`
 	// GOMAXPROCS is that of drover bench's process (the controller, its
 	// NATS server and the client); EngineGOMAXPROCS that of each engine
-	// process (--gomaxprocs of drover engine; 0: every CPU).
+	// process (--gomaxprocs of drover engine; 0: Go's default).
 	GOMAXPROCS       int `json:"gomaxprocs"`
 	EngineGOMAXPROCS int `json:"engine_gomaxprocs"`
 	// TasksPerSecond: Map of Tasks trivial tasks (noop), submitted in
@@ -204,8 +204,9 @@ JSON with --json.
 --gomaxprocs sets GOMAXPROCS of this process (the controller, its NATS
 server and the client; default: Go's, as drover controller), and
 --engine-gomaxprocs the --gomaxprocs of the engine processes (default:
-this machine's CPUs shared among them, at least 1 each, as drover engine
--n gives its engine processes).
+the environment's GOMAXPROCS if set, else this machine's CPUs shared
+among them, at least 1 each, as drover engine -n gives its engine
+processes).
 
 ` + benchDurableDoc,
 		Args: cobra.NoArgs,
@@ -235,7 +236,7 @@ this machine's CPUs shared among them, at least 1 each, as drover engine
 			case o.queued < 0:
 				return usage("--queued %d: want 0 (skip) or more", o.queued)
 			case o.engineGomaxprocs < 0:
-				return usage("--engine-gomaxprocs %d: want 0 (Go's default: every CPU) or more", o.engineGomaxprocs)
+				return usage("--engine-gomaxprocs %d: want 0 (Go's default) or more", o.engineGomaxprocs)
 			}
 			if err := checkGomaxprocs(o.gomaxprocs); err != nil {
 				return err
@@ -245,7 +246,7 @@ this machine's CPUs shared among them, at least 1 each, as drover engine
 				// CPUs (counted before this process's own setting), unless
 				// the environment says how many they use.
 				o.engineGomaxprocs = cpuShare(stdio.MaxProcs(0), o.engines)
-				if n, err := strconv.Atoi(stdio.Getenv("GOMAXPROCS")); err == nil && n > 0 {
+				if n, ok := envGomaxprocs(stdio.Getenv); ok {
 					o.engineGomaxprocs = n
 				}
 			}
@@ -272,7 +273,7 @@ this machine's CPUs shared among them, at least 1 each, as drover engine
 	f.BoolVar(&o.durable, "durable", false, "measure a durable controller (a journal in JetStream, file storage in the temporary directory)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
 	gomaxprocsFlag(cmd, &o.gomaxprocs, "this process (the controller, its NATS server and the client)", "Go's, as drover controller")
-	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 0, "--gomaxprocs of the engine processes (default: the CPUs shared among --engines, at least 1 each, as drover engine -n; 0: every CPU)")
+	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 0, "--gomaxprocs of the engine processes (default: the environment's GOMAXPROCS if set, else the CPUs shared among --engines, at least 1 each, as drover engine -n; 0: Go's default)")
 	f.StringVar(&o.echo, "echo-responder", "", "")
 	f.StringVar(&o.echoSubject, "echo-subject", "", "")
 	_ = f.MarkHidden("echo-responder")
@@ -356,7 +357,7 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 	}
 	defer r.Close(context.Background())
 	rep = &BenchReport{Engines: o.engines, Window: o.window, Tasks: o.tasks, Samples: o.samples, Peers: Peers,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), EngineGOMAXPROCS: o.engineGomaxprocs,
+		GOMAXPROCS: stdio.MaxProcs(0), EngineGOMAXPROCS: o.engineGomaxprocs,
 		Durability: durabilityText(cs.durability)}
 	fail := func(what string, err error) (*BenchReport, error) {
 		return nil, failure(fmt.Errorf("bench: %s: %w", what, err))
@@ -804,35 +805,54 @@ func tcpFloor(ctx context.Context, stdio IO, exe string, benchPath []string, gom
 	if err := c.Start(); err != nil {
 		return 0, fmt.Errorf("start the TCP echo process: %w", err)
 	}
-	var conn net.Conn
+	// The echo prints its address, then nothing: the reader ends after
+	// that line (or when the process dies).
+	type line struct {
+		s   string
+		err error
+	}
+	addr := make(chan line, 1)
+	go func() {
+		s, err := bufio.NewReader(out).ReadString('\n')
+		addr <- line{strings.TrimSpace(s), err}
+	}()
+	var (
+		conn   net.Conn
+		gone   bool // its output ended: it exited
+		killed bool
+		a      line
+	)
 	defer func() {
-		if conn != nil {
+		switch {
+		case conn != nil:
 			_ = conn.Close() // the echo's cue to exit
-		} else {
-			_ = c.Process.Kill()
+		case !gone:
+			killed = c.Process.Kill() == nil
 		}
-		if werr := c.Wait(); werr != nil && conn != nil {
+		if werr := c.Wait(); werr != nil && !killed {
 			err = errors.Join(err, fmt.Errorf("TCP echo process: %w", werr))
 		}
 	}()
-	addr := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		addr <- strings.TrimSpace(line)
-		_, _ = io.Copy(io.Discard, out)
-	}()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var a string
 	select {
 	case a = <-addr:
 	case <-wctx.Done():
+		killed = c.Process.Kill() == nil
+		<-addr // the pipe ends with the process
+		gone = true
 		return 0, fmt.Errorf("waiting for the TCP echo process: %w", wctx.Err())
 	}
-	var d net.Dialer
-	if conn, err = d.DialContext(wctx, "tcp", a); err != nil {
-		return 0, fmt.Errorf("TCP echo process at %q: %w", a, err)
+	if a.s == "" {
+		gone = true
+		return 0, fmt.Errorf("TCP echo process exited before printing its address (%v)", a.err)
 	}
+	var d net.Dialer
+	if conn, err = d.DialContext(wctx, "tcp", a.s); err != nil {
+		return 0, fmt.Errorf("TCP echo process at %q: %w", a.s, err)
+	}
+	// A ping-pong blocked on a hung echo ends with ctx.
+	defer context.AfterFunc(ctx, func() { _ = conn.Close() })()
 	pause := time.NewTimer(time.Hour)
 	defer pause.Stop()
 	lat := make([]time.Duration, 0, n)
@@ -846,10 +866,10 @@ func tcpFloor(ctx context.Context, stdio IO, exe string, benchPath []string, gom
 		}
 		start := time.Now()
 		if _, err := conn.Write(b); err != nil {
-			return 0, err
+			return 0, errors.Join(err, ctx.Err())
 		}
 		if _, err := io.ReadFull(conn, b); err != nil {
-			return 0, err
+			return 0, errors.Join(err, ctx.Err())
 		}
 		lat = append(lat, time.Since(start))
 	}
@@ -857,9 +877,15 @@ func tcpFloor(ctx context.Context, stdio IO, exe string, benchPath []string, gom
 	return percentile(lat, 50), nil
 }
 
+// tcpEchoAccept bounds the wait of drover bench --tcp-echo for its
+// connection (a parent that died before connecting leaves no process
+// behind for long).
+const tcpEchoAccept = 30 * time.Second
+
 // runTCPEcho is drover bench --tcp-echo: it listens on loopback, prints
-// the address, and echoes what its first connection sends until that
-// connection closes (or ctx ends).
+// the address, and echoes what its first connection sends, one read and
+// one write at a time (as an engine answers), until that connection
+// closes, ctx ends, or no connection came within tcpEchoAccept.
 func runTCPEcho(ctx context.Context, stdio IO) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
@@ -867,6 +893,9 @@ func runTCPEcho(ctx context.Context, stdio IO) error {
 		return failure(fmt.Errorf("bench: TCP echo: %w", err))
 	}
 	defer ln.Close()
+	if tl, ok := ln.(*net.TCPListener); ok {
+		_ = tl.SetDeadline(time.Now().Add(tcpEchoAccept))
+	}
 	if _, err := fmt.Fprintln(stdio.Out, ln.Addr()); err != nil {
 		return failure(fmt.Errorf("bench: TCP echo: %w", err))
 	}
@@ -879,8 +908,16 @@ func runTCPEcho(ctx context.Context, stdio IO) error {
 	defer conn.Close()
 	stopConn := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stopConn()
-	_, _ = io.Copy(conn, conn)
-	return nil
+	b := make([]byte, 64)
+	for {
+		n, err := conn.Read(b)
+		if err != nil {
+			return nil // the bench closed it
+		}
+		if _, err := conn.Write(b[:n]); err != nil {
+			return nil
+		}
+	}
 }
 
 // FloorPause is the pause before each request of the second NATS floor
@@ -932,7 +969,7 @@ func percentile(sorted []time.Duration, p int) float64 {
 }
 
 func writeBench(w io.Writer, r *BenchReport) error {
-	engProcs := "every CPU"
+	engProcs := "Go's default"
 	if r.EngineGOMAXPROCS > 0 {
 		engProcs = strconv.Itoa(r.EngineGOMAXPROCS)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -318,4 +319,20 @@ func BenchmarkQueueMemory(b *testing.B) {
 		last = rep
 	}
 	b.ReportMetric(last.BytesPerTask, "B/queued-task")
+}
+
+// TestTCPFloorEchoDies: when the TCP echo process of the bench's floor
+// exits before printing its address, the bench says so, with its exit
+// status, rather than dial nothing.
+func TestTCPFloorEchoDies(t *testing.T) {
+	t.Parallel()
+	exe, err := exec.LookPath("false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	_, err = tcpFloor(waitCtx(t, 30*time.Second), childIO(&out, &errb).WithDefaults(), exe, nil, 1, 10)
+	if err == nil || !strings.Contains(err.Error(), "exited before printing its address") || !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("tcpFloor with an echo that exits: %v", err)
+	}
 }

@@ -121,8 +121,9 @@ process. By default the -n engine processes share the CPUs: with as many
 engines as CPUs (or more), each runs on one thread, which suits an engine
 (it runs one task at a time, as an IPython engine) and spares it the
 wake-ups of idle threads on every message (shorter round trips); fewer
-engines keep the spare CPUs for their garbage collector. 0 lets Go use
-every CPU; GOMAXPROCS in the environment wins over the default.
+engines keep the spare CPUs for their garbage collector. 0 keeps Go's
+default (every CPU the process may use); GOMAXPROCS in the environment
+wins over the default.
 
 --max-memory SIZE (512MiB, 2G, 1GB; at least ` + minMaxMemoryDoc + `) limits each engine
 process: a soft limit for Go's garbage collector

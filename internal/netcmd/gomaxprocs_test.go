@@ -47,6 +47,8 @@ func TestGomaxprocsFlag(t *testing.T) {
 		{"engine -n 3: 1 CPU each", with(engine, "-n", "3"), "", []int{1}, false},
 		{"engine -n 8: at least 1", with(engine, "-n", "8"), "", []int{1}, false},
 		{"engine -n 2, GOMAXPROCS set", with(engine, "-n", "2"), "3", nil, false},
+		{"engine -n 2, GOMAXPROCS=0 (Go ignores it)", with(engine, "-n", "2"), "0", []int{2}, false},
+		{"engine -n 2, GOMAXPROCS not a number", with(engine, "-n", "2"), "many", []int{2}, false},
 		{"engine flag wins over GOMAXPROCS", with(engine, "--gomaxprocs", "3"), "2", []int{3}, false},
 		{"engine -n 2 --gomaxprocs 3", with(engine, "-n", "2", "--gomaxprocs", "3"), "", []int{3}, false},
 		{"engine 0: Go's default", with(engine, "-n", "2", "--gomaxprocs", "0"), "", nil, false},
@@ -102,14 +104,16 @@ func TestGomaxprocsFlag(t *testing.T) {
 
 // TestProcessEngineGomaxprocs: real engine processes run with the
 // GOMAXPROCS drover engine gives them: Go's (every CPU) for one engine
-// alone or with --gomaxprocs 0, their share of the CPUs for -n 2, the
-// flag's, or the environment's when the flag is not given. A task reports
-// it (the test function gomaxprocs), sent to each engine by its property.
+// alone or with --gomaxprocs 0, their share of the CPUs for each of -n 2,
+// the flag's, or the environment's when the flag is not given. A task
+// reports its engine's pid and GOMAXPROCS (the test function gomaxprocs),
+// sent to each engine by its property; with a window of 1, two tasks of
+// 300 ms sent together reach both processes of a -n 2.
 func TestProcessEngineGomaxprocs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ctx := waitCtx(t, 60*time.Second)
-	ctl := startInProc(t, "controller", "--data", dir, "--log-level", "warn")
+	ctl := startInProc(t, "controller", "--data", dir, "--window", "1", "--log-level", "warn")
 	ctl.out.wait(t, ctx, "ready line", prefixed(ReadyLine))
 	engFile := filepath.Join(dir, fabric.FileName(fabric.RoleEngine))
 	var env []string
@@ -144,35 +148,56 @@ func TestProcessEngineGomaxprocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close(context.Background())
-	got := func(which string) int64 {
+	// got runs n tasks together on the engines of which and returns the
+	// GOMAXPROCS of each engine process that ran one, by pid.
+	got := func(which string, n int) map[int64]int64 {
 		t.Helper()
-		task, err := drover.NewMapTask("gomaxprocs", nil, nil, drover.Options{
+		task, err := drover.NewMapTask("gomaxprocs", []any{0.3}, nil, drover.Options{
 			Depend: &drovertype.Depend{Source: `properties["which"] == "` + which + `"`}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := r.Run(ctx, task)
-		if err != nil {
-			t.Fatal(err)
+		var ids []drover.TaskID
+		for range n {
+			id, err := r.Run(ctx, task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
 		}
-		v, err := r.Result(ctx, id)
-		n, ok := v.(int64)
-		if err != nil || !ok {
-			t.Fatalf("engine %s: GOMAXPROCS task: %v, %v", which, v, err)
+		byPID := map[int64]int64{}
+		for _, id := range ids {
+			v, err := r.Result(ctx, id)
+			pair, ok := v.([]any)
+			if err != nil || !ok || len(pair) != 2 {
+				t.Fatalf("engine %s: gomaxprocs task: %v, %v", which, v, err)
+			}
+			byPID[pair[0].(int64)] = pair[1].(int64)
 		}
-		return n
+		return byPID
 	}
-	cpus := got("zero")
-	for which, want := range map[string]int64{
-		"alone":         cpus,
-		"pair":          int64(cpuShare(int(cpus), 2)),
-		"flag":          3,
-		"env":           3,
-		"flag-over-env": 2,
+	var cpus int64
+	for _, n := range got("zero", 1) {
+		cpus = n
+	}
+	for _, tc := range []struct {
+		which string
+		procs int
+		want  int64
+	}{
+		{"alone", 1, cpus},
+		{"pair", 2, int64(cpuShare(int(cpus), 2))},
+		{"flag", 1, 3},
+		{"env", 2, 3},
+		{"flag-over-env", 1, 2},
 	} {
-		for range 2 { // either engine process of -n 2
-			if n := got(which); n != want {
-				t.Errorf("engine %s: GOMAXPROCS %d, want %d (Go's default here: %d)", which, n, want, cpus)
+		byPID := got(tc.which, tc.procs)
+		if len(byPID) != tc.procs {
+			t.Errorf("engine %s: %d tasks ran on %d processes (%v), want %d", tc.which, tc.procs, len(byPID), byPID, tc.procs)
+		}
+		for pid, n := range byPID {
+			if n != tc.want {
+				t.Errorf("engine %s, pid %d: GOMAXPROCS %d, want %d (Go's default here: %d)", tc.which, pid, n, tc.want, cpus)
 			}
 		}
 	}

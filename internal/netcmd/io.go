@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -88,11 +89,11 @@ func (stdio IO) WithDefaults() IO {
 	return stdio
 }
 
-// gomaxprocsFlag adds --gomaxprocs to cmd, into n (default 0: Go's own,
-// every CPU the process may use, unless def says otherwise).
+// gomaxprocsFlag adds --gomaxprocs to cmd, into n (0: Go's default, every
+// CPU the process may use; def says what not giving it means).
 func gomaxprocsFlag(cmd *cobra.Command, n *int, what, def string) {
 	cmd.Flags().IntVar(n, "gomaxprocs", 0, "threads running Go code at once in "+what+
-		" (runtime.GOMAXPROCS; default: "+def+"; 0: Go's default, every CPU; the GOMAXPROCS environment variable wins over the default)")
+		" (runtime.GOMAXPROCS; default: "+def+"; 0: Go's default, the CPUs the process may use; the GOMAXPROCS environment variable wins over the default)")
 }
 
 // cpuShare is each process's share of cpus CPUs among n processes: at
@@ -107,19 +108,26 @@ func cpuShare(cpus, n int) int { return max(1, cpus/max(1, n)) }
 // thread spares it the wake-ups of idle threads on every message), and
 // fewer engines than CPUs keep the spare ones for their garbage collector.
 func (stdio IO) engineGomaxprocs(cmd *cobra.Command, given, n int) int {
-	switch {
-	case cmd.Flags().Changed("gomaxprocs"):
+	if cmd.Flags().Changed("gomaxprocs") {
 		return given
-	case stdio.Getenv("GOMAXPROCS") != "":
+	}
+	if _, ok := envGomaxprocs(stdio.Getenv); ok {
 		return 0
 	}
 	return cpuShare(stdio.MaxProcs(0), n)
 }
 
+// envGomaxprocs returns the GOMAXPROCS the environment sets, when Go
+// takes it (a positive integer; Go ignores any other value).
+func envGomaxprocs(getenv func(string) string) (int, bool) {
+	n, err := strconv.Atoi(getenv("GOMAXPROCS"))
+	return n, err == nil && n > 0
+}
+
 // checkGomaxprocs checks a --gomaxprocs value.
 func checkGomaxprocs(n int) error {
 	if n < 0 {
-		return usage("--gomaxprocs %d: want 0 (Go's default: every CPU) or more", n)
+		return usage("--gomaxprocs %d: want 0 (Go's default) or more", n)
 	}
 	return nil
 }

@@ -64,9 +64,13 @@ func testFunctions() *drover.Registry {
 		}
 		return args[0], nil
 	})
-	// gomaxprocs(): the engine process's GOMAXPROCS (gomaxprocs_test.go).
+	// gomaxprocs(seconds): sleeps, then returns [pid, GOMAXPROCS] of the
+	// engine process (gomaxprocs_test.go).
 	reg.MustRegister("gomaxprocs", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
-		return int64(runtime.GOMAXPROCS(0)), nil
+		if _, err := sleep(ctx, args, nil); err != nil {
+			return nil, err
+		}
+		return []any{int64(os.Getpid()), int64(runtime.GOMAXPROCS(0))}, nil
 	})
 	return reg
 }
