@@ -152,6 +152,7 @@ type benchOptions struct {
 	// processes.
 	gomaxprocs       int
 	engineGomaxprocs int
+	cpus             int // GOMAXPROCS this process started with
 	// echo (hidden) makes the command the responder of the NATS floor
 	// between processes: it connects with the controller file echo and
 	// answers on echoSubject until its standard input closes.
@@ -202,7 +203,9 @@ same machine with the same work (ipyparallel, Dask, Celery, asynq), or
 JSON with --json.
 
 --gomaxprocs sets GOMAXPROCS of this process (the controller, its NATS
-server and the client; default: Go's, as drover controller), and
+server and the client; default: as drover controller, a quarter of the
+CPUs, at least 1; the fleet measurement, whose engines run in this
+process too, runs with Go's default), and
 --engine-gomaxprocs the --gomaxprocs of the engine processes (default:
 the environment's GOMAXPROCS if set, else this machine's CPUs shared
 among them, at least 1 each, as drover engine -n gives its engine
@@ -241,16 +244,17 @@ processes).
 			if err := checkGomaxprocs(o.gomaxprocs); err != nil {
 				return err
 			}
+			o.cpus = stdio.MaxProcs(0) // before this process's own setting
 			if !cmd.Flags().Changed("engine-gomaxprocs") {
 				// As drover engine -n: the engines share this machine's
-				// CPUs (counted before this process's own setting), unless
-				// the environment says how many they use.
-				o.engineGomaxprocs = cpuShare(stdio.MaxProcs(0), o.engines)
+				// CPUs, unless the environment says how many they use.
+				o.engineGomaxprocs = cpuShare(o.cpus, o.engines)
 				if n, ok := envGomaxprocs(stdio.Getenv); ok {
 					o.engineGomaxprocs = n
 				}
 			}
-			stdio.applyGomaxprocs(o.gomaxprocs)
+			// As drover controller.
+			stdio.applyGomaxprocs(stdio.gomaxprocs(cmd, o.gomaxprocs, ControllerShare))
 			o.applyDurable(cmd)
 			rep, err := runBench(cmd, stdio, &o)
 			if err != nil {
@@ -272,7 +276,7 @@ processes).
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.durable, "durable", false, "measure a durable controller (a journal in JetStream, file storage in the temporary directory)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on standard error: debug, info, warn or error")
-	gomaxprocsFlag(cmd, &o.gomaxprocs, "this process (the controller, its NATS server and the client)", "Go's, as drover controller")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, "this process (the controller, its NATS server and the client)", "a quarter of the CPUs, at least 1, as drover controller")
 	f.IntVar(&o.engineGomaxprocs, "engine-gomaxprocs", 0, "--gomaxprocs of the engine processes (default: the environment's GOMAXPROCS if set, else the CPUs shared among --engines, at least 1 each, as drover engine -n; 0: Go's default)")
 	f.StringVar(&o.echo, "echo-responder", "", "")
 	f.StringVar(&o.echoSubject, "echo-subject", "", "")
@@ -414,7 +418,17 @@ func runBench(cmd *cobra.Command, stdio IO, o *benchOptions) (rep *BenchReport, 
 		return fail("TCP floor between processes", err)
 	}
 	if o.fleet > 0 {
-		if rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log); err != nil {
+		// The fleet's engines run in this process, unlike a farm's: they
+		// get the CPUs this process started with.
+		prev := 0
+		if o.cpus > 0 {
+			prev = stdio.MaxProcs(o.cpus)
+		}
+		rep.Fleet, err = benchFleet(ctx, o.fleet, 20*o.fleet, o.window, log)
+		if prev > 0 {
+			stdio.MaxProcs(prev)
+		}
+		if err != nil {
 			return fail("fleet", err)
 		}
 	}

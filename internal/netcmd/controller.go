@@ -123,9 +123,16 @@ enabled for the controller's account). On a cluster the streams have 3
 replicas (--replicas), and the controller may be restarted on another
 machine. A second controller started with --durable on the same prefix
 waits as a standby (it serves nothing) until the first one stops or dies,
-then takes over (a lease in a JetStream key-value bucket, 5 s without
-refresh). A controller that loses its lease (NATS unreachable for that
+then takes over (a lease in a JetStream key-value bucket, lost after
+--lease-ttl without renewal, 10 s by default). A controller that loses its lease (NATS unreachable for that
 long, another controller took over) stops at once with exit status 1.
+
+--gomaxprocs N is how many threads run Go code at once in the
+controller's process. By default it takes a quarter of the CPUs (at least
+one thread): its loop is one goroutine, and fewer threads spare each
+message the wake-ups of idle ones (shorter round trips); 0 gives Go's
+default (every CPU), as a machine serving thousands of engines may want.
+GOMAXPROCS in the environment wins over the default.
 
 The controller runs until SIGINT or SIGTERM; it then stops dispatching,
 waits up to --stop-timeout for the running attempts, and asks its engines
@@ -136,9 +143,7 @@ to shut down (drover engine processes wait for the next controller).`,
 				return err
 			}
 			stdio := stdio.WithDefaults()
-			if cmd.Flags().Changed("gomaxprocs") {
-				stdio.applyGomaxprocs(o.gomaxprocs)
-			}
+			stdio.applyGomaxprocs(stdio.gomaxprocs(cmd, o.gomaxprocs, ControllerShare))
 			return runController(cmd.Context(), stdio, &o)
 		},
 	}
@@ -166,7 +171,7 @@ to shut down (drover engine processes wait for the next controller).`,
 	f.Int64Var(&o.resultsMax, "results-max", 0, "durable: keep at most this many results, dropping the oldest (0: no limit)")
 	f.IntVar(&o.replicas, "replicas", 0, "with --nats --durable: the journal's replica count (default: 3 on a cluster, else 1)")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", journal.DefaultLeaseTTL, "with --nats --durable: how long the leader's lease lasts unrenewed; a standby takes over about this long after the leader died (at least 1s; longer than the cluster's leader elections)")
-	gomaxprocsFlag(cmd, &o.gomaxprocs, "the controller's process (with its embedded NATS server)", "Go's")
+	gomaxprocsFlag(cmd, &o.gomaxprocs, "the controller's process (with its embedded NATS server)", "a quarter of the CPUs, at least 1")
 	_ = cmd.RegisterFlagCompletionFunc("scheduler", cobra.FixedCompletions([]string{"fifo", "lifo"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("data")
 	return cmd

@@ -135,7 +135,7 @@ SIZE) and ` + hardLimitDoc + `.`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
-			o.gomaxprocs = stdio.engineGomaxprocs(cmd, o.gomaxprocs, o.n)
+			o.gomaxprocs = stdio.gomaxprocs(cmd, o.gomaxprocs, o.n)
 			stdio.applyGomaxprocs(o.gomaxprocs)
 			if o.n > 1 {
 				return superviseEngines(cmd, stdio, &o)

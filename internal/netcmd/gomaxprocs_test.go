@@ -18,11 +18,11 @@ import (
 )
 
 // TestGomaxprocsFlag: drover engine gives each of its -n processes its
-// share of the CPUs by default (at least 1), or --gomaxprocs, or leaves
-// GOMAXPROCS of the environment alone; drover controller keeps Go's unless
-// --gomaxprocs is given; a negative value is a usage error. The commands
-// run in this process with a MaxProcs that pretends to have 4 CPUs and
-// records the changes, and fail soon after (no connection file, no
+// share of the CPUs by default (at least 1), drover controller a quarter
+// of them (at least 1), or --gomaxprocs; both leave GOMAXPROCS of the
+// environment alone; a negative value is a usage error. The commands run
+// in this process with a MaxProcs that pretends to have 4 CPUs (or cpus)
+// and records the changes, and fail soon after (no connection file, no
 // program to start, a data directory that cannot be made).
 func TestGomaxprocsFlag(t *testing.T) {
 	t.Parallel()
@@ -41,21 +41,26 @@ func TestGomaxprocsFlag(t *testing.T) {
 		env   string // GOMAXPROCS in the environment
 		want  []int  // the changes MaxProcs was asked for
 		usage bool
+		cpus  int // 0: 4
 	}{
-		{"engine alone: every CPU", engine, "", nil, false},
-		{"engine -n 2: 2 CPUs each", with(engine, "-n", "2"), "", []int{2}, false},
-		{"engine -n 3: 1 CPU each", with(engine, "-n", "3"), "", []int{1}, false},
-		{"engine -n 8: at least 1", with(engine, "-n", "8"), "", []int{1}, false},
-		{"engine -n 2, GOMAXPROCS set", with(engine, "-n", "2"), "3", nil, false},
-		{"engine -n 2, GOMAXPROCS=0 (Go ignores it)", with(engine, "-n", "2"), "0", []int{2}, false},
-		{"engine -n 2, GOMAXPROCS not a number", with(engine, "-n", "2"), "many", []int{2}, false},
-		{"engine flag wins over GOMAXPROCS", with(engine, "--gomaxprocs", "3"), "2", []int{3}, false},
-		{"engine -n 2 --gomaxprocs 3", with(engine, "-n", "2", "--gomaxprocs", "3"), "", []int{3}, false},
-		{"engine 0: Go's default", with(engine, "-n", "2", "--gomaxprocs", "0"), "", nil, false},
-		{"engine negative", with(engine, "--gomaxprocs", "-1"), "", nil, true},
-		{"controller: Go's", controller, "", nil, false},
-		{"controller flag", with(controller, "--gomaxprocs", "1"), "", []int{1}, false},
-		{"controller negative", with(controller, "--gomaxprocs", "-2"), "", nil, true},
+		{"engine alone: every CPU", engine, "", nil, false, 0},
+		{"engine -n 2: 2 CPUs each", with(engine, "-n", "2"), "", []int{2}, false, 0},
+		{"engine -n 3: 1 CPU each", with(engine, "-n", "3"), "", []int{1}, false, 0},
+		{"engine -n 8: at least 1", with(engine, "-n", "8"), "", []int{1}, false, 0},
+		{"engine -n 2, GOMAXPROCS set", with(engine, "-n", "2"), "3", nil, false, 0},
+		{"engine -n 2, GOMAXPROCS=0 (Go ignores it)", with(engine, "-n", "2"), "0", []int{2}, false, 0},
+		{"engine -n 2, GOMAXPROCS not a number", with(engine, "-n", "2"), "many", []int{2}, false, 0},
+		{"engine flag wins over GOMAXPROCS", with(engine, "--gomaxprocs", "3"), "2", []int{3}, false, 0},
+		{"engine -n 2 --gomaxprocs 3", with(engine, "-n", "2", "--gomaxprocs", "3"), "", []int{3}, false, 0},
+		{"engine 0: Go's default", with(engine, "-n", "2", "--gomaxprocs", "0"), "", nil, false, 0},
+		{"engine negative", with(engine, "--gomaxprocs", "-1"), "", nil, true, 0},
+		{"controller: a quarter of 4 CPUs", controller, "", []int{1}, false, 0},
+		{"controller: a quarter of 16 CPUs", controller, "", []int{4}, false, 16},
+		{"controller: a quarter of 2 CPUs, at least 1", controller, "", []int{1}, false, 2},
+		{"controller, GOMAXPROCS set", controller, "3", nil, false, 0},
+		{"controller 0: Go's default", with(controller, "--gomaxprocs", "0"), "", nil, false, 0},
+		{"controller flag", with(controller, "--gomaxprocs", "2"), "", []int{2}, false, 0},
+		{"controller negative", with(controller, "--gomaxprocs", "-2"), "", nil, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var (
@@ -63,6 +68,9 @@ func TestGomaxprocsFlag(t *testing.T) {
 				cur   = 4
 				calls []int
 			)
+			if tc.cpus > 0 {
+				cur = tc.cpus
+			}
 			var out, errb strings.Builder
 			getenv := func(k string) string {
 				if k == "GOMAXPROCS" {

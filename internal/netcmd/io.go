@@ -100,14 +100,24 @@ func gomaxprocsFlag(cmd *cobra.Command, n *int, what, def string) {
 // least 1.
 func cpuShare(cpus, n int) int { return max(1, cpus/max(1, n)) }
 
-// engineGomaxprocs returns the GOMAXPROCS drover engine gives each of
-// its n engine processes: --gomaxprocs given (0: Go's default), else none
-// (0) when the environment sets GOMAXPROCS, else their share of the CPUs
-// Go gives this process (cpuShare): engines that fill the machine run
-// on one thread each (an engine runs one task at a time, and a single
-// thread spares it the wake-ups of idle threads on every message), and
-// fewer engines than CPUs keep the spare ones for their garbage collector.
-func (stdio IO) engineGomaxprocs(cmd *cobra.Command, given, n int) int {
+// ControllerShare is the part of the CPUs a controller's process takes
+// by default: a quarter (at least 1 thread). Its loop is one goroutine,
+// and its NATS server's work per message is small; fewer threads spare
+// each message the wake-ups of idle ones (on the 2-CPU machine it was
+// measured on, one thread was faster than two in every case: round trips,
+// throughput, 100 engine processes, durable), and the rest of the machine
+// is left to the engines that often share it.
+const ControllerShare = 4
+
+// gomaxprocs returns the GOMAXPROCS a command sets (0: none, Go's
+// default stays): --gomaxprocs given (0: Go's default), else none when
+// the environment sets GOMAXPROCS, else a share of the CPUs Go gives this
+// process among n (cpuShare). For drover engine, n is -n: engines that
+// fill the machine run on one thread each (an engine runs one task at a
+// time, and a single thread spares it the wake-ups of idle threads on
+// every message), and fewer engines than CPUs keep the spare ones for
+// their garbage collector. For drover controller, n is ControllerShare.
+func (stdio IO) gomaxprocs(cmd *cobra.Command, given, n int) int {
 	if cmd.Flags().Changed("gomaxprocs") {
 		return given
 	}
