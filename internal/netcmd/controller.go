@@ -124,8 +124,9 @@ replicas (--replicas), and the controller may be restarted on another
 machine. A second controller started with --durable on the same prefix
 waits as a standby (it serves nothing) until the first one stops or dies,
 then takes over (a lease in a JetStream key-value bucket, lost after
---lease-ttl without renewal, 10 s by default). A controller that loses its lease (NATS unreachable for that
-long, another controller took over) stops at once with exit status 1.
+--lease-ttl without renewal, 10 s by default). A controller that loses
+its lease (NATS unreachable for that long, another controller took over)
+stops at once with exit status 1.
 
 --gomaxprocs N is how many threads run Go code at once in the
 controller's process. By default it takes a quarter of the CPUs (at least
